@@ -1,0 +1,324 @@
+//! `miaopi`: the command-line tool of the miaopi data platform.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use miaopi_catalog::Pack;
+use miaopi_synth::{NoiseConfig, Progress, SynthConfig, SynthOutput};
+
+#[derive(Parser)]
+#[command(
+    name = "miaopi",
+    version,
+    about = "miaopi 秒批数据中台: a government data platform for instant approvals"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate a small district and print what each unit sent (the end-to-end demo).
+    Demo {
+        /// Where to write the generated district.
+        #[arg(long, default_value = "demo-out")]
+        out: PathBuf,
+        /// Residents to simulate.
+        #[arg(long, default_value_t = 20_000)]
+        people: u64,
+        #[command(flatten)]
+        pack: PackArg,
+    },
+    /// The resource catalogue (政务信息资源目录).
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+    /// Generate the synthetic district: messy source files, ground truth and 秒批 scenarios.
+    Synth(SynthArgs),
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Check a pack: every error names its file, resource and field.
+    Check {
+        /// The pack directory (default: packs/futian).
+        pack: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct PackArg {
+    /// The pack directory (default: packs/futian, or $MIAOPI_PACK).
+    #[arg(long)]
+    pack: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SynthArgs {
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Living residents on the as-of date (Futian's 2020 census by default).
+    #[arg(long, default_value_t = miaopi_synth::FUTIAN_CENSUS_POPULATION)]
+    people: u64,
+    #[arg(long, default_value_t = SynthConfig::default().seed)]
+    seed: u64,
+    /// Years of event history (births, deaths, marriages).
+    #[arg(long, default_value_t = 5)]
+    years: u32,
+    /// The simulation's "today" (YYYY-MM-DD).
+    #[arg(long, default_value = "2026-10-31")]
+    as_of: String,
+    /// Months of social-insurance and tax history.
+    #[arg(long, default_value_t = 12)]
+    insurance_months: u32,
+    /// Multiply every noise rate by this factor (0 = clean sources).
+    #[arg(long, default_value_t = 1.0)]
+    noise_scale: f64,
+    /// Set one noise rate, e.g. `--noise id_missing=0.02` (repeatable).
+    #[arg(long = "noise", value_name = "KEY=RATE")]
+    noise: Vec<String>,
+    /// Worker threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    #[command(flatten)]
+    pack: PackArg,
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Catalog {
+            command: CatalogCommand::Check { pack },
+        } => catalog_check(&resolve_pack(pack)),
+        Command::Synth(args) => {
+            let pack = load_pack(&resolve_pack(args.pack.pack.clone()))?;
+            let cfg = synth_config(&args)?;
+            let out = synthesize(&pack, &args.out, &cfg)?;
+            print_summary(&out, &args.out);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { out, people, pack } => {
+            let pack_dir = resolve_pack(pack.pack);
+            println!(
+                "== 1/2 检查资源目录 catalogue check: {}",
+                pack_dir.display()
+            );
+            let pack = load_pack(&pack_dir)?;
+            println!("{}", pack.summary());
+            println!(
+                "== 2/2 生成模拟福田区数据 synthetic district: {people} residents → {}",
+                out.display()
+            );
+            let cfg = SynthConfig {
+                people,
+                ..SynthConfig::default()
+            };
+            let output = synthesize(&pack, &out, &cfg)?;
+            print_summary(&output, &out);
+            println!(
+                "\n下一步 next: ingest, link and serve arrive with the intake, linking and serving issues."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `--pack`, else `$MIAOPI_PACK`, else `packs/futian` under the working directory, else the
+/// pack in the source tree this binary was built from.
+fn resolve_pack(arg: Option<PathBuf>) -> PathBuf {
+    if let Some(p) = arg {
+        return p;
+    }
+    if let Some(p) = std::env::var_os("MIAOPI_PACK") {
+        return PathBuf::from(p);
+    }
+    let local = PathBuf::from("packs/futian");
+    if local.is_dir() {
+        return local;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packs/futian")
+}
+
+fn load_pack(dir: &Path) -> Result<Pack> {
+    Pack::load(dir).map_err(|errors| {
+        anyhow::anyhow!(
+            "the pack {} has {} error(s):\n{}",
+            dir.display(),
+            errors.0.len(),
+            errors
+        )
+    })
+}
+
+fn catalog_check(dir: &Path) -> Result<ExitCode> {
+    match Pack::load(dir) {
+        Ok(pack) => {
+            println!("{}", pack.summary());
+            println!("OK: {} 校验通过 (pack is valid)", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                println!("{e}");
+            }
+            println!("FAILED: {} error(s) in {}", errors.0.len(), dir.display());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn synth_config(args: &SynthArgs) -> Result<SynthConfig> {
+    let as_of = NaiveDate::parse_from_str(&args.as_of, "%Y-%m-%d")
+        .with_context(|| format!("--as-of {:?} is not a date like 2026-10-31", args.as_of))?;
+    if !(0.0..=1000.0).contains(&args.noise_scale) {
+        bail!("--noise-scale must be between 0 and 1000");
+    }
+    let mut noise = NoiseConfig::default().scaled(args.noise_scale);
+    for kv in &args.noise {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--noise {kv:?}: expected KEY=RATE"))?;
+        let rate: f64 = v
+            .trim()
+            .parse()
+            .with_context(|| format!("--noise {kv:?}: {v:?} is not a number"))?;
+        noise.set(k.trim(), rate).map_err(anyhow::Error::msg)?;
+    }
+    Ok(SynthConfig {
+        people: args.people,
+        seed: args.seed,
+        years: args.years,
+        as_of,
+        insurance_months: args.insurance_months,
+        noise,
+        threads: args.threads,
+    })
+}
+
+/// Progress on stderr: a bar on a terminal, a line per phase otherwise (CI logs).
+struct BarProgress {
+    bar: ProgressBar,
+    started: Instant,
+}
+
+impl Progress for BarProgress {
+    fn phase(&self, name: &str, total_rows: Option<u64>) {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        if self.bar.is_hidden() {
+            eprintln!("[{elapsed:7.1}s] {name}");
+        } else {
+            self.bar.set_message(name.to_string());
+        }
+        if let Some(t) = total_rows {
+            self.bar.set_length(t);
+        }
+    }
+
+    fn rows(&self, n: u64) {
+        self.bar.inc(n);
+    }
+}
+
+fn synthesize(pack: &Pack, out: &Path, cfg: &SynthConfig) -> Result<SynthOutput> {
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(4));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg:28} [{bar:36}] {human_pos}/{human_len} rows ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let progress = BarProgress {
+        bar,
+        started: Instant::now(),
+    };
+    let output = miaopi_synth::generate(pack, out, cfg, &progress)
+        .with_context(|| format!("generating the district into {}", out.display()))?;
+    progress.bar.finish_and_clear();
+    Ok(output)
+}
+
+fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    format!("{v:.1} {}", UNITS[u])
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), if known.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn print_summary(out: &SynthOutput, dir: &Path) {
+    let m = &out.manifest;
+    println!(
+        "\n模拟区 district: {} residents ({} people incl. deceased/moved out), {} households, {} enterprises",
+        m.residents, m.people_total, m.households, m.enterprises
+    );
+    println!(
+        "\n{:<20} {:<32} {:<12} {:>7} {:>12} {:>11}",
+        "单位 unit", "资源 resource", "格式 format", "files", "records", "bytes"
+    );
+    for r in &m.resources {
+        println!(
+            "{:<20} {:<32} {:<12} {:>7} {:>12} {:>11}",
+            r.unit,
+            format!("{} {}", r.resource, r.name),
+            r.format,
+            r.files,
+            r.records,
+            human_bytes(r.bytes)
+        );
+    }
+    let secs = out.timings.total_ms.max(1) as f64 / 1000.0;
+    println!(
+        "\ntotal: {} records, {} in {} files; {:.1} s ({:.0} rows/s; simulation {:.1} s, files {:.1} s)",
+        m.records_total,
+        human_bytes(m.bytes_total),
+        m.files.len(),
+        secs,
+        m.records_total as f64 / secs,
+        out.timings.world_ms as f64 / 1000.0,
+        out.timings.files_ms as f64 / 1000.0,
+    );
+    if let Some(peak) = peak_rss_bytes() {
+        println!("peak memory: {}", human_bytes(peak));
+    }
+    println!("\n秒批 scenarios (scenarios.json):");
+    for (matter, buckets) in &m.scenarios {
+        let parts: Vec<String> = buckets.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!("  {matter:<22} {}", parts.join("  "));
+    }
+    println!(
+        "\nsources: {}/sources   truth: {}/truth   manifest: {}/manifest.json",
+        dir.display(),
+        dir.display(),
+        dir.display()
+    );
+}

@@ -1,0 +1,588 @@
+//! The mess of real department data (SOURCES.md, "How the mess must look"), applied to source
+//! records at configurable rates. Every applied noise is recorded in the truth, so intake and
+//! linking can be scored against exactly what was done.
+
+use chrono::{Datelike, NaiveDate};
+use miaopi_model::ResidentId;
+use rand::{Rng, RngExt};
+use serde::{Deserialize, Serialize};
+
+use crate::names;
+
+/// One kind of mess. `code()` is the stable name used in truth files and the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseKind {
+    /// The check character of a resident ID is wrong.
+    IdWrongCheck,
+    /// Two digits of the ID's first 17 swapped: adjacent ones (the check fails) or ones ten
+    /// positions apart (the check still passes).
+    IdTransposed,
+    /// The legacy 15-digit ID (people born 1900–1999 only).
+    IdLegacy15,
+    /// A final `X` written as lower-case `x`.
+    IdLowercaseX,
+    /// The ID left empty: name, birth date and address must carry the link.
+    IdMissing,
+    /// A name in traditional characters.
+    NameTraditional,
+    /// Stray spaces around or inside a name.
+    NameSpaces,
+    /// A full-width (ideographic) space inside a name.
+    NameFullWidth,
+    /// One given-name character replaced by another with the same pinyin.
+    NameHomophone,
+    /// A date written in another of the formats the units use.
+    DateFormat,
+    /// An address written with/without prefixes, 号/栋/座 variants, full-width digits.
+    AddressVariant,
+    /// The record sent twice.
+    Duplicate,
+    /// An older version of the record (an earlier address) sent besides the current one.
+    StaleVersion,
+    /// A phone number that disagrees with other units' (an old number).
+    PhoneConflict,
+    /// A row with the wrong number of columns.
+    BrokenColumns,
+    /// A row whose bytes are not valid in the file's encoding.
+    BrokenEncoding,
+    /// A date that cannot exist (30 February, month 13).
+    BrokenDate,
+    /// A JSON line cut short.
+    BrokenJson,
+}
+
+impl NoiseKind {
+    pub const ALL: [NoiseKind; 18] = [
+        NoiseKind::IdWrongCheck,
+        NoiseKind::IdTransposed,
+        NoiseKind::IdLegacy15,
+        NoiseKind::IdLowercaseX,
+        NoiseKind::IdMissing,
+        NoiseKind::NameTraditional,
+        NoiseKind::NameSpaces,
+        NoiseKind::NameFullWidth,
+        NoiseKind::NameHomophone,
+        NoiseKind::DateFormat,
+        NoiseKind::AddressVariant,
+        NoiseKind::Duplicate,
+        NoiseKind::StaleVersion,
+        NoiseKind::PhoneConflict,
+        NoiseKind::BrokenColumns,
+        NoiseKind::BrokenEncoding,
+        NoiseKind::BrokenDate,
+        NoiseKind::BrokenJson,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            NoiseKind::IdWrongCheck => "id_wrong_check",
+            NoiseKind::IdTransposed => "id_transposed",
+            NoiseKind::IdLegacy15 => "id_legacy15",
+            NoiseKind::IdLowercaseX => "id_lowercase_x",
+            NoiseKind::IdMissing => "id_missing",
+            NoiseKind::NameTraditional => "name_traditional",
+            NoiseKind::NameSpaces => "name_spaces",
+            NoiseKind::NameFullWidth => "name_full_width",
+            NoiseKind::NameHomophone => "name_homophone",
+            NoiseKind::DateFormat => "date_format",
+            NoiseKind::AddressVariant => "address_variant",
+            NoiseKind::Duplicate => "duplicate",
+            NoiseKind::StaleVersion => "stale_version",
+            NoiseKind::PhoneConflict => "phone_conflict",
+            NoiseKind::BrokenColumns => "broken_columns",
+            NoiseKind::BrokenEncoding => "broken_encoding",
+            NoiseKind::BrokenDate => "broken_date",
+            NoiseKind::BrokenJson => "broken_json",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<NoiseKind> {
+        NoiseKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// Whether a row with this noise is broken beyond repair (intake must quarantine it).
+    pub fn is_unfixable(self) -> bool {
+        matches!(
+            self,
+            NoiseKind::BrokenColumns
+                | NoiseKind::BrokenEncoding
+                | NoiseKind::BrokenDate
+                | NoiseKind::BrokenJson
+        )
+    }
+}
+
+/// Noise rates, each the probability that an eligible value or record gets that mess.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NoiseConfig {
+    pub id_wrong_check: f64,
+    pub id_transposed: f64,
+    pub id_legacy15: f64,
+    /// Among IDs ending in X.
+    pub id_lowercase_x: f64,
+    pub id_missing: f64,
+    pub name_traditional: f64,
+    pub name_spaces: f64,
+    pub name_full_width: f64,
+    pub name_homophone: f64,
+    pub date_format: f64,
+    pub address_variant: f64,
+    pub duplicate: f64,
+    pub stale_version: f64,
+    pub phone_conflict: f64,
+    /// Rows broken beyond repair, split evenly among the kinds a format allows.
+    pub broken: f64,
+}
+
+impl Default for NoiseConfig {
+    fn default() -> Self {
+        NoiseConfig {
+            id_wrong_check: 0.004,
+            id_transposed: 0.003,
+            id_legacy15: 0.004,
+            id_lowercase_x: 0.3,
+            id_missing: 0.01,
+            name_traditional: 0.01,
+            name_spaces: 0.01,
+            name_full_width: 0.005,
+            name_homophone: 0.005,
+            date_format: 0.05,
+            address_variant: 0.3,
+            duplicate: 0.005,
+            stale_version: 0.03,
+            phone_conflict: 0.03,
+            broken: 0.002,
+        }
+    }
+}
+
+impl NoiseConfig {
+    /// No mess at all: sources equal the truth.
+    pub fn clean() -> Self {
+        NoiseConfig {
+            id_wrong_check: 0.0,
+            id_transposed: 0.0,
+            id_legacy15: 0.0,
+            id_lowercase_x: 0.0,
+            id_missing: 0.0,
+            name_traditional: 0.0,
+            name_spaces: 0.0,
+            name_full_width: 0.0,
+            name_homophone: 0.0,
+            date_format: 0.0,
+            address_variant: 0.0,
+            duplicate: 0.0,
+            stale_version: 0.0,
+            phone_conflict: 0.0,
+            broken: 0.0,
+        }
+    }
+
+    /// Multiplies every rate by `factor` (capped at 1).
+    pub fn scaled(&self, factor: f64) -> Self {
+        let s = |r: f64| (r * factor).clamp(0.0, 1.0);
+        NoiseConfig {
+            id_wrong_check: s(self.id_wrong_check),
+            id_transposed: s(self.id_transposed),
+            id_legacy15: s(self.id_legacy15),
+            id_lowercase_x: s(self.id_lowercase_x),
+            id_missing: s(self.id_missing),
+            name_traditional: s(self.name_traditional),
+            name_spaces: s(self.name_spaces),
+            name_full_width: s(self.name_full_width),
+            name_homophone: s(self.name_homophone),
+            date_format: s(self.date_format),
+            address_variant: s(self.address_variant),
+            duplicate: s(self.duplicate),
+            stale_version: s(self.stale_version),
+            phone_conflict: s(self.phone_conflict),
+            broken: s(self.broken),
+        }
+    }
+
+    /// Sets one rate by its key (`id_missing=0.02`), as given on the command line.
+    pub fn set(&mut self, key: &str, rate: f64) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(format!("noise rate {key}={rate} is outside 0..=1"));
+        }
+        let slot = match key {
+            "id_wrong_check" => &mut self.id_wrong_check,
+            "id_transposed" => &mut self.id_transposed,
+            "id_legacy15" => &mut self.id_legacy15,
+            "id_lowercase_x" => &mut self.id_lowercase_x,
+            "id_missing" => &mut self.id_missing,
+            "name_traditional" => &mut self.name_traditional,
+            "name_spaces" => &mut self.name_spaces,
+            "name_full_width" => &mut self.name_full_width,
+            "name_homophone" => &mut self.name_homophone,
+            "date_format" => &mut self.date_format,
+            "address_variant" => &mut self.address_variant,
+            "duplicate" => &mut self.duplicate,
+            "stale_version" => &mut self.stale_version,
+            "phone_conflict" => &mut self.phone_conflict,
+            "broken" => &mut self.broken,
+            _ => return Err(format!("unknown noise key {key:?}")),
+        };
+        *slot = rate;
+        Ok(())
+    }
+
+    /// The configured rate of a kind; broken kinds share `broken`.
+    pub fn rate(&self, kind: NoiseKind) -> f64 {
+        match kind {
+            NoiseKind::IdWrongCheck => self.id_wrong_check,
+            NoiseKind::IdTransposed => self.id_transposed,
+            NoiseKind::IdLegacy15 => self.id_legacy15,
+            NoiseKind::IdLowercaseX => self.id_lowercase_x,
+            NoiseKind::IdMissing => self.id_missing,
+            NoiseKind::NameTraditional => self.name_traditional,
+            NoiseKind::NameSpaces => self.name_spaces,
+            NoiseKind::NameFullWidth => self.name_full_width,
+            NoiseKind::NameHomophone => self.name_homophone,
+            NoiseKind::DateFormat => self.date_format,
+            NoiseKind::AddressVariant => self.address_variant,
+            NoiseKind::Duplicate => self.duplicate,
+            NoiseKind::StaleVersion => self.stale_version,
+            NoiseKind::PhoneConflict => self.phone_conflict,
+            NoiseKind::BrokenColumns
+            | NoiseKind::BrokenEncoding
+            | NoiseKind::BrokenDate
+            | NoiseKind::BrokenJson => self.broken,
+        }
+    }
+}
+
+/// The written forms of a date seen across units (SOURCES.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateStyle {
+    /// `2020-01-02`
+    Iso,
+    /// `2020/1/2`
+    Slash,
+    /// `20200102`
+    Compact,
+    /// `2020年1月2日`
+    Chinese,
+}
+
+impl DateStyle {
+    pub const ALL: [DateStyle; 4] = [
+        DateStyle::Iso,
+        DateStyle::Slash,
+        DateStyle::Compact,
+        DateStyle::Chinese,
+    ];
+
+    pub fn format(self, d: NaiveDate) -> String {
+        let (y, m, day) = (d.year(), d.month(), d.day());
+        match self {
+            DateStyle::Iso => format!("{y:04}-{m:02}-{day:02}"),
+            DateStyle::Slash => format!("{y}/{m}/{day}"),
+            DateStyle::Compact => format!("{y:04}{m:02}{day:02}"),
+            DateStyle::Chinese => format!("{y}年{m}月{day}日"),
+        }
+    }
+}
+
+/// Result of ID noise: the written value and the noise applied (if any).
+pub struct NoisyValue {
+    pub text: String,
+    pub noise: Option<NoiseKind>,
+}
+
+/// Writes a person's ID as a unit would, with at most one ID noise. `allow_missing` is false
+/// where a record without its ID would be meaningless (the bulk social-insurance rows).
+pub fn person_id<R: Rng + ?Sized>(
+    rng: &mut R,
+    cfg: &NoiseConfig,
+    id: &ResidentId,
+    allow_missing: bool,
+    counts: &mut NoiseCounts,
+) -> NoisyValue {
+    let s = id.as_str();
+    counts.eligible(NoiseKind::IdWrongCheck);
+    counts.eligible(NoiseKind::IdTransposed);
+    if allow_missing {
+        counts.eligible(NoiseKind::IdMissing);
+    }
+    let legacy_possible = (1900..=1999).contains(&id.birth_date().year());
+    if legacy_possible {
+        counts.eligible(NoiseKind::IdLegacy15);
+    }
+    let ends_x = s.ends_with('X');
+    if ends_x {
+        counts.eligible(NoiseKind::IdLowercaseX);
+    }
+    // One draw decides which (if any) ID noise applies, so rates stay independent of order.
+    let x: f64 = rng.random();
+    let mut acc = 0.0;
+    let mut pick = |rate: f64, ok: bool| {
+        if !ok {
+            return false;
+        }
+        let hit = x >= acc && x < acc + rate;
+        acc += rate;
+        hit
+    };
+    let kind = if pick(cfg.id_wrong_check, true) {
+        Some(NoiseKind::IdWrongCheck)
+    } else if pick(cfg.id_transposed, true) {
+        Some(NoiseKind::IdTransposed)
+    } else if pick(cfg.id_missing, allow_missing) {
+        Some(NoiseKind::IdMissing)
+    } else if pick(cfg.id_legacy15, legacy_possible) {
+        Some(NoiseKind::IdLegacy15)
+    } else if ends_x && rng.random_bool(cfg.id_lowercase_x) {
+        Some(NoiseKind::IdLowercaseX)
+    } else {
+        None
+    };
+    let text = match kind {
+        None => s.to_string(),
+        Some(NoiseKind::IdWrongCheck) => {
+            let mut b = s.as_bytes().to_vec();
+            const CHECKS: &[u8] = b"0123456789X";
+            let mut c = CHECKS[rng.random_range(0..CHECKS.len())];
+            if c == b[17] {
+                c = CHECKS[(CHECKS.iter().position(|&x| x == c).unwrap_or(0) + 1) % CHECKS.len()];
+            }
+            b[17] = c;
+            String::from_utf8_lossy(&b).into_owned()
+        }
+        Some(NoiseKind::IdTransposed) => {
+            let mut b = s.as_bytes().to_vec();
+            // GB 11643 catches every swap of two different adjacent digits, but positions ten
+            // apart carry equal weights: swapping those keeps the check valid and yields another
+            // well-formed ID (often with a different birth date or sex). A third of the swaps are
+            // of that kind, so only name, birth date and sex can tell the truth.
+            let (span, last) = if rng.random_bool(1.0 / 3.0) {
+                (10, 7)
+            } else {
+                (1, 16)
+            };
+            let mut swapped = false;
+            for _ in 0..16 {
+                let i = rng.random_range(0..last);
+                if b[i] != b[i + span] {
+                    b.swap(i, i + span);
+                    swapped = true;
+                    break;
+                }
+            }
+            if !swapped {
+                b.swap(14, 15);
+            }
+            String::from_utf8_lossy(&b).into_owned()
+        }
+        Some(NoiseKind::IdMissing) => String::new(),
+        Some(NoiseKind::IdLegacy15) => id.to_legacy_15().unwrap_or_else(|| s.to_string()),
+        Some(NoiseKind::IdLowercaseX) => s.replace('X', "x"),
+        Some(_) => s.to_string(),
+    };
+    if let Some(k) = kind {
+        counts.applied(k);
+    }
+    NoisyValue { text, noise: kind }
+}
+
+/// Writes a person's name with at most one name noise.
+pub fn person_name<R: Rng + ?Sized>(
+    rng: &mut R,
+    cfg: &NoiseConfig,
+    name: &str,
+    counts: &mut NoiseCounts,
+) -> NoisyValue {
+    let traditional = names::to_traditional(name);
+    if traditional.is_some() {
+        counts.eligible(NoiseKind::NameTraditional);
+    }
+    counts.eligible(NoiseKind::NameSpaces);
+    counts.eligible(NoiseKind::NameFullWidth);
+    counts.eligible(NoiseKind::NameHomophone);
+    let x: f64 = rng.random();
+    let r = cfg;
+    let (text, kind) = if traditional.is_some() && x < r.name_traditional {
+        (
+            traditional.unwrap_or_default(),
+            Some(NoiseKind::NameTraditional),
+        )
+    } else if x >= r.name_traditional && x < r.name_traditional + r.name_spaces {
+        let t = match rng.random_range(0..3) {
+            0 => format!(" {name}"),
+            1 => format!("{name} "),
+            _ => {
+                let split = names::surname_len(name);
+                let (a, b): (String, String) = {
+                    let cs: Vec<char> = name.chars().collect();
+                    (cs[..split].iter().collect(), cs[split..].iter().collect())
+                };
+                format!("{a} {b}")
+            }
+        };
+        (t, Some(NoiseKind::NameSpaces))
+    } else if x >= r.name_traditional + r.name_spaces
+        && x < r.name_traditional + r.name_spaces + r.name_full_width
+    {
+        let split = names::surname_len(name);
+        let cs: Vec<char> = name.chars().collect();
+        let a: String = cs[..split].iter().collect();
+        let b: String = cs[split..].iter().collect();
+        (format!("{a}\u{3000}{b}"), Some(NoiseKind::NameFullWidth))
+    } else if x >= r.name_traditional + r.name_spaces + r.name_full_width
+        && x < r.name_traditional + r.name_spaces + r.name_full_width + r.name_homophone
+    {
+        match names::homophone(rng, name) {
+            Some(t) => (t, Some(NoiseKind::NameHomophone)),
+            None => (name.to_string(), None),
+        }
+    } else {
+        (name.to_string(), None)
+    };
+    if let Some(k) = kind {
+        counts.applied(k);
+    }
+    NoisyValue { text, noise: kind }
+}
+
+/// Writes a date in the unit's house style, or (at the configured rate) in another style.
+pub fn date<R: Rng + ?Sized>(
+    rng: &mut R,
+    cfg: &NoiseConfig,
+    d: NaiveDate,
+    house: DateStyle,
+    counts: &mut NoiseCounts,
+) -> NoisyValue {
+    counts.eligible(NoiseKind::DateFormat);
+    if rng.random_bool(cfg.date_format) {
+        let others: Vec<DateStyle> = DateStyle::ALL.into_iter().filter(|&s| s != house).collect();
+        let style = others[rng.random_range(0..others.len())];
+        counts.applied(NoiseKind::DateFormat);
+        NoisyValue {
+            text: style.format(d),
+            noise: Some(NoiseKind::DateFormat),
+        }
+    } else {
+        NoisyValue {
+            text: house.format(d),
+            noise: None,
+        }
+    }
+}
+
+/// Writes a free-text address (`深圳市福田区…`) as a clerk might.
+pub fn address<R: Rng + ?Sized>(
+    rng: &mut R,
+    cfg: &NoiseConfig,
+    standard: &str,
+    counts: &mut NoiseCounts,
+) -> NoisyValue {
+    counts.eligible(NoiseKind::AddressVariant);
+    if !rng.random_bool(cfg.address_variant) {
+        return NoisyValue {
+            text: standard.to_string(),
+            noise: None,
+        };
+    }
+    let mut t = standard.to_string();
+    match rng.random_range(0..4) {
+        0 => t = t.replacen("深圳市", "", 1),
+        1 => t = t.replacen("深圳市福田区", "", 1),
+        2 => t = t.replacen('栋', if rng.random_bool(0.5) { "座" } else { "幢" }, 1),
+        _ => {}
+    }
+    if rng.random_bool(0.4) {
+        t = t
+            .chars()
+            .map(|c| {
+                if c.is_ascii_digit() {
+                    char::from_u32(c as u32 - 0x30 + 0xFF10).unwrap_or(c)
+                } else {
+                    c
+                }
+            })
+            .collect();
+    }
+    if t == standard {
+        // The chosen variant did not apply to this address; prefix removal always does.
+        t = standard.replacen("深圳市", "", 1);
+    }
+    counts.applied(NoiseKind::AddressVariant);
+    NoisyValue {
+        text: t,
+        noise: Some(NoiseKind::AddressVariant),
+    }
+}
+
+/// How often each noise kind was possible and applied, for the manifest and the rate tests.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NoiseCounts {
+    pub eligible: std::collections::BTreeMap<String, u64>,
+    pub applied: std::collections::BTreeMap<String, u64>,
+}
+
+impl NoiseCounts {
+    pub fn eligible(&mut self, kind: NoiseKind) {
+        *self.eligible.entry(kind.code().to_string()).or_default() += 1;
+    }
+
+    pub fn applied(&mut self, kind: NoiseKind) {
+        *self.applied.entry(kind.code().to_string()).or_default() += 1;
+    }
+
+    pub fn merge(&mut self, other: &NoiseCounts) {
+        for (k, v) in &other.eligible {
+            *self.eligible.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.applied {
+            *self.applied.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn codes_round_trip() {
+        for k in NoiseKind::ALL {
+            assert_eq!(NoiseKind::from_code(k.code()), Some(k));
+        }
+    }
+
+    #[test]
+    fn date_styles() {
+        let d = NaiveDate::from_ymd_opt(2020, 1, 2).unwrap();
+        let f: Vec<String> = DateStyle::ALL.iter().map(|s| s.format(d)).collect();
+        assert_eq!(f, ["2020-01-02", "2020/1/2", "20200102", "2020年1月2日"]);
+    }
+
+    #[test]
+    fn wrong_check_always_fails_validation() {
+        let id = ResidentId::parse("11010519491231002X").unwrap();
+        let mut cfg = NoiseConfig::clean();
+        cfg.id_wrong_check = 1.0;
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut counts = NoiseCounts::default();
+        for _ in 0..200 {
+            let v = person_id(&mut rng, &cfg, &id, true, &mut counts);
+            assert_eq!(v.noise, Some(NoiseKind::IdWrongCheck));
+            assert!(ResidentId::parse(&v.text).is_err(), "{}", v.text);
+        }
+    }
+
+    #[test]
+    fn legacy_form_upgrades_back() {
+        let id = ResidentId::parse("11010519491231002X").unwrap();
+        let mut cfg = NoiseConfig::clean();
+        cfg.id_legacy15 = 1.0;
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let v = person_id(&mut rng, &cfg, &id, true, &mut NoiseCounts::default());
+        assert_eq!(v.text.len(), 15);
+        assert_eq!(ResidentId::parse_lenient(&v.text).unwrap().id, id);
+    }
+}

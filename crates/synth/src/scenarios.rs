@@ -1,0 +1,676 @@
+//! 秒批 scenarios: for each matter of MATTERS.md, applicants whose *true* data (the simulated
+//! state, not the messy sources and not any rules engine) implies approval, rejection naming the
+//! failing condition, or routing to a person because a fact is unknown.
+//!
+//! Each condition is judged on the truth with three values: holds, fails, unknown (the platform
+//! has no data to decide it). The expected outcome is `rejected` when any condition fails,
+//! else `manual_review` when any is unknown, else `approved` — the principle that missing data
+//! never rejects.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{Datelike, Days, NaiveDate};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::SynthConfig;
+use crate::world::{self, Party, PersonIdx, World, age_on};
+
+/// Applicants kept per (outcome, condition) bucket of a matter.
+const PER_BUCKET: usize = 25;
+/// 新生儿入户: days after birth within which the application is accepted (a parameter of the
+/// matter; the simulation uses the same value to choose its applicants).
+pub const NEWBORN_DEADLINE_DAYS: i64 = 90;
+/// Age ceilings (exclusive) of the talent subsidy by degree: bachelor, master, doctor.
+pub const TALENT_AGE_LIMITS: [u32; 3] = [30, 35, 40];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tri {
+    Holds,
+    Fails,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scenario {
+    pub applicant: String,
+    pub application_date: NaiveDate,
+    pub form: Value,
+    /// `approved`, `rejected` or `manual_review`.
+    pub expected: &'static str,
+    /// Conditions that fail (for `rejected`).
+    pub failing: Vec<&'static str>,
+    /// Conditions that cannot be decided from the data (for `manual_review`).
+    pub unknown: Vec<&'static str>,
+    /// Outcome details (amounts, which subsidies).
+    pub detail: Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MatterScenarios {
+    pub matter: &'static str,
+    pub name: &'static str,
+    /// Condition code → what it means (Chinese).
+    pub conditions: BTreeMap<&'static str, &'static str>,
+    pub scenarios: Vec<Scenario>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioSet {
+    pub as_of: NaiveDate,
+    pub rule: &'static str,
+    pub matters: Vec<MatterScenarios>,
+}
+
+impl ScenarioSet {
+    /// matter → "outcome/condition" → count.
+    pub fn tally(&self) -> BTreeMap<String, BTreeMap<String, usize>> {
+        let mut t = BTreeMap::new();
+        for m in &self.matters {
+            let e: &mut BTreeMap<String, usize> = t.entry(m.matter.to_string()).or_default();
+            for s in &m.scenarios {
+                *e.entry(bucket_name(s)).or_default() += 1;
+            }
+        }
+        t
+    }
+}
+
+fn bucket_name(s: &Scenario) -> String {
+    match s.expected {
+        "rejected" => format!("rejected/{}", s.failing.first().copied().unwrap_or("")),
+        "manual_review" => format!("manual_review/{}", s.unknown.first().copied().unwrap_or("")),
+        other => other.to_string(),
+    }
+}
+
+struct Collector {
+    scenarios: Vec<Scenario>,
+    counts: HashMap<String, usize>,
+}
+
+impl Collector {
+    fn new() -> Self {
+        Collector {
+            scenarios: Vec::new(),
+            counts: HashMap::new(),
+        }
+    }
+
+    fn offer(
+        &mut self,
+        applicant: String,
+        date: NaiveDate,
+        form: Value,
+        checks: &[(&'static str, Tri)],
+        detail: Value,
+    ) {
+        let failing: Vec<&'static str> = checks
+            .iter()
+            .filter(|c| c.1 == Tri::Fails)
+            .map(|c| c.0)
+            .collect();
+        let unknown: Vec<&'static str> = checks
+            .iter()
+            .filter(|c| c.1 == Tri::Unknown)
+            .map(|c| c.0)
+            .collect();
+        let expected = if !failing.is_empty() {
+            "rejected"
+        } else if !unknown.is_empty() {
+            "manual_review"
+        } else {
+            "approved"
+        };
+        let s = Scenario {
+            applicant,
+            application_date: date,
+            form,
+            expected,
+            detail: if expected == "approved" {
+                detail
+            } else {
+                Value::Null
+            },
+            failing,
+            unknown,
+        };
+        let key = bucket_name(&s);
+        let n = self.counts.entry(key).or_default();
+        if *n < PER_BUCKET {
+            *n += 1;
+            self.scenarios.push(s);
+        }
+    }
+}
+
+fn tri(b: bool) -> Tri {
+    if b { Tri::Holds } else { Tri::Fails }
+}
+
+/// Facts the matters share, indexed once.
+struct Index<'w> {
+    w: &'w World,
+    as_of: NaiveDate,
+    senior_paid: HashSet<PersonIdx>,
+    dishonest_people: HashSet<PersonIdx>,
+    subsidy_paid: HashSet<PersonIdx>,
+    degrees: HashMap<PersonIdx, (u8, bool)>,
+    allowance: HashSet<PersonIdx>,
+    disability: HashMap<PersonIdx, u8>,
+    licences: HashMap<PersonIdx, usize>,
+    crimes: HashMap<PersonIdx, Vec<&'static str>>,
+    exams: HashMap<PersonIdx, bool>,
+    registered_couples: HashSet<(PersonIdx, PersonIdx)>,
+}
+
+impl<'w> Index<'w> {
+    fn new(w: &'w World) -> Self {
+        let mut degrees: HashMap<PersonIdx, (u8, bool)> = HashMap::new();
+        for d in &w.degrees {
+            let e = degrees.entry(d.person).or_insert((d.level, d.full_time));
+            if d.level >= e.0 {
+                *e = (d.level, d.full_time);
+            }
+        }
+        let mut exams: HashMap<PersonIdx, bool> = HashMap::new();
+        for e in &w.exams {
+            *exams.entry(e.person).or_insert(false) |= e.passed;
+        }
+        let mut crimes: HashMap<PersonIdx, Vec<&'static str>> = HashMap::new();
+        for c in &w.crimes {
+            crimes.entry(c.person).or_default().push(c.category);
+        }
+        Index {
+            w,
+            as_of: w.as_of,
+            senior_paid: w.senior_payments.iter().map(|s| s.person).collect(),
+            dishonest_people: w
+                .debtors
+                .iter()
+                .filter(|d| d.status == "1")
+                .filter_map(|d| match d.party {
+                    Party::Person(p) => Some(p),
+                    _ => None,
+                })
+                .collect(),
+            subsidy_paid: w.subsidies.iter().map(|s| s.person).collect(),
+            degrees,
+            allowance: w
+                .allowance_families
+                .iter()
+                .flat_map(|f| f.members.iter().copied())
+                .collect(),
+            disability: w.disabilities.iter().map(|d| (d.person, d.level)).collect(),
+            licences: w
+                .licences
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (l.person, i))
+                .collect(),
+            crimes,
+            exams,
+            registered_couples: w
+                .marriages
+                .iter()
+                .filter(|m| m.registered_here && m.divorced_on.is_none())
+                .filter_map(|m| match (m.husband, m.wife) {
+                    (Party::Person(h), Party::Person(f)) => Some((h, f)),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Futian 户籍 in force: a hukou record with status 正常. Unknown when the person has
+    /// neither a hukou record nor a residence registration.
+    fn hukou(&self, p: PersonIdx) -> Tri {
+        let person = &self.w.people[p as usize];
+        if person.hukou && !person.hukou_pending {
+            tri(person.death.is_none() && !person.moved_out)
+        } else if person.residence_since.is_some() {
+            Tri::Fails
+        } else {
+            Tri::Unknown
+        }
+    }
+
+    fn alive(&self, p: PersonIdx) -> Tri {
+        tri(self.w.people[p as usize].death.is_none())
+    }
+
+    fn id(&self, p: PersonIdx) -> String {
+        self.w.people[p as usize].id.to_string()
+    }
+}
+
+pub fn build(w: &World, cfg: &SynthConfig) -> ScenarioSet {
+    let ix = Index::new(w);
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5ce7a210);
+    ScenarioSet {
+        as_of: w.as_of,
+        rule: "rejected if any condition fails on the true data; else manual_review if any is unknown (no data); else approved",
+        matters: vec![
+            senior_allowance(&ix),
+            newborn_hukou(&ix),
+            talent_subsidy(&ix),
+            individual_business(&ix, &mut rng),
+            disability_subsidies(&ix),
+            ride_hailing(&ix),
+        ],
+    }
+}
+
+fn conditions(list: &[(&'static str, &'static str)]) -> BTreeMap<&'static str, &'static str> {
+    list.iter().copied().collect()
+}
+
+fn senior_allowance(ix: &Index) -> MatterScenarios {
+    let mut c = Collector::new();
+    for (i, p) in ix.w.people.iter().enumerate() {
+        let i = i as PersonIdx;
+        let age = age_on(p.birth, ix.as_of);
+        if age < 70 || p.moved_out {
+            continue;
+        }
+        let checks = [
+            ("hukou", ix.hukou(i)),
+            ("age", tri(age >= world::SENIOR_AGE)),
+            ("alive", ix.alive(i)),
+            ("not_receiving", tri(!ix.senior_paid.contains(&i))),
+        ];
+        c.offer(
+            ix.id(i),
+            ix.as_of,
+            json!({}),
+            &checks,
+            json!({ "monthly_amount": world::senior_amount(age) }),
+        );
+    }
+    MatterScenarios {
+        matter: "senior_allowance",
+        name: "高龄老人津贴",
+        conditions: conditions(&[
+            ("hukou", "具有深圳市福田区户籍（公安 户籍人口，状态正常）"),
+            ("age", "申请之日年满80周岁"),
+            ("alive", "健在（民政 死亡登记无记录）"),
+            ("not_receiving", "未在高龄津贴发放名册中"),
+        ]),
+        scenarios: c.scenarios,
+    }
+}
+
+fn newborn_hukou(ix: &Index) -> MatterScenarios {
+    let mut c = Collector::new();
+    for b in &ix.w.births {
+        let child = &ix.w.people[b.child as usize];
+        let days = (ix.as_of - child.birth).num_days();
+        if days > 365 || child.death.is_some() {
+            continue;
+        }
+        let (Some(m), Some(f)) = (child.mother, child.father) else {
+            continue;
+        };
+        let parent_hukou = match (ix.hukou(m), ix.hukou(f)) {
+            (Tri::Holds, _) | (_, Tri::Holds) => Tri::Holds,
+            (Tri::Unknown, _) | (_, Tri::Unknown) => Tri::Unknown,
+            _ => Tri::Fails,
+        };
+        let married = if ix.registered_couples.contains(&(f, m)) {
+            Tri::Holds
+        } else {
+            Tri::Unknown
+        };
+        let not_registered = tri(!child.hukou || child.hukou_pending);
+        let checks = [
+            ("birth_certificate", Tri::Holds),
+            ("parent_hukou", parent_hukou),
+            ("parents_married", married),
+            ("not_registered", not_registered),
+            ("deadline", tri(days <= NEWBORN_DEADLINE_DAYS)),
+        ];
+        let form = json!({ "birth_certificate_no": b.certificate_no, "child_name": child.name, "child_id": child.id.to_string() });
+        c.offer(
+            ix.id(m),
+            ix.as_of,
+            form,
+            &checks,
+            json!({ "child_id": child.id.to_string() }),
+        );
+    }
+    MatterScenarios {
+        matter: "newborn_hukou",
+        name: "新生儿入户",
+        conditions: conditions(&[
+            ("birth_certificate", "有出生医学证明（卫健）"),
+            ("parent_hukou", "父母至少一方具有福田区户籍（公安）"),
+            (
+                "parents_married",
+                "父母婚姻已登记（民政 婚姻登记）；无记录转人工",
+            ),
+            ("not_registered", "新生儿尚未登记户籍"),
+            ("deadline", "出生之日起90日内申报"),
+        ]),
+        scenarios: c.scenarios,
+    }
+}
+
+fn talent_subsidy(ix: &Index) -> MatterScenarios {
+    let mut c = Collector::new();
+    let last_month_start = ix.as_of.with_day0(0).unwrap_or(ix.as_of);
+    for (i, p) in ix.w.people.iter().enumerate() {
+        let i = i as PersonIdx;
+        let age = age_on(p.birth, ix.as_of);
+        let candidate = p.new_talent
+            || (p.hukou
+                && (22..=40).contains(&age)
+                && p.employer.is_some()
+                && i.is_multiple_of(11));
+        if !candidate || !p.resident(ix.as_of) {
+            continue;
+        }
+        let degree = ix.degrees.get(&i).copied();
+        let education = match degree {
+            Some((level, _)) => tri(level >= world::LEVEL_BACHELOR),
+            None => Tri::Unknown,
+        };
+        let full_time = match degree {
+            Some((_, ft)) => tri(ft),
+            None => Tri::Unknown,
+        };
+        let new_hukou = match (ix.hukou(i), p.hukou_moved_in) {
+            (Tri::Holds, Some(d)) => {
+                tri((ix.as_of - d).num_days() <= world::TALENT_WINDOW_DAYS as i64)
+            }
+            (Tri::Holds, None) => Tri::Fails,
+            (t, _) => t,
+        };
+        let insured =
+            tri(p.employer.is_some() && p.employed_until.is_none_or(|u| u >= last_month_start));
+        let limit_idx = degree
+            .map(|(l, _)| (l.max(1) - 1).min(2) as usize)
+            .unwrap_or(0);
+        let checks = [
+            ("education", education),
+            ("full_time", full_time),
+            ("new_hukou", new_hukou),
+            ("social_insurance", insured),
+            ("age_limit", tri(age < TALENT_AGE_LIMITS[limit_idx])),
+            ("not_received", tri(!ix.subsidy_paid.contains(&i))),
+            ("not_dishonest", tri(!ix.dishonest_people.contains(&i))),
+        ];
+        let amount = match degree.map(|d| d.0) {
+            Some(3) => 30_000,
+            Some(2) => 25_000,
+            _ => 15_000,
+        };
+        c.offer(
+            ix.id(i),
+            ix.as_of,
+            json!({}),
+            &checks,
+            json!({ "amount": amount }),
+        );
+    }
+    MatterScenarios {
+        matter: "talent_subsidy",
+        name: "新引进人才租房和生活补贴",
+        conditions: conditions(&[
+            ("education", "全日制本科及以上学历（教育 学历学位）"),
+            ("full_time", "学历为全日制"),
+            ("new_hukou", "新落户深圳户籍，落户不超过365日（公安）"),
+            ("social_insurance", "由用人单位在深圳缴纳社会保险（人社）"),
+            (
+                "age_limit",
+                "本科未满30周岁、硕士未满35周岁、博士未满40周岁",
+            ),
+            ("not_received", "未领取过该补贴（人社 发放记录）"),
+            ("not_dishonest", "不在失信被执行人名单（法院）"),
+        ]),
+        scenarios: c.scenarios,
+    }
+}
+
+fn individual_business(ix: &Index, rng: &mut ChaCha8Rng) -> MatterScenarios {
+    let mut c = Collector::new();
+    let w = ix.w;
+    let mut business_rooms = Vec::new();
+    let mut home_rooms = Vec::new();
+    for (ai, a) in w.addresses.iter().enumerate() {
+        if a.unit == 0 {
+            continue;
+        }
+        match w.buildings[a.building as usize].use_code {
+            world::USE_COMMERCIAL | world::USE_OFFICE | world::USE_MIXED => {
+                business_rooms.push(ai as u32)
+            }
+            world::USE_RESIDENTIAL => home_rooms.push(ai as u32),
+            _ => {}
+        }
+    }
+    let taken: Vec<&str> = w
+        .enterprises
+        .iter()
+        .filter(|e| e.status == "1")
+        .map(|e| e.name.as_str())
+        .collect();
+    if business_rooms.is_empty() || home_rooms.is_empty() || taken.is_empty() {
+        return MatterScenarios {
+            matter: "individual_business",
+            name: "个体工商户设立登记",
+            conditions: BTreeMap::new(),
+            scenarios: vec![],
+        };
+    }
+    let names_in_use: HashSet<&str> = w.enterprises.iter().map(|e| e.name.as_str()).collect();
+    let mut k = 0u32;
+    for (i, p) in w.people.iter().enumerate() {
+        let i = i as PersonIdx;
+        let age = age_on(p.birth, ix.as_of);
+        if !(16..=70).contains(&age) || !p.resident(ix.as_of) {
+            continue;
+        }
+        if !i.is_multiple_of(5) && !ix.dishonest_people.contains(&i) {
+            continue;
+        }
+        k += 1;
+        let (premises, premises_fact, name, name_fact) = match k % 5 {
+            1 => (
+                w.addresses[home_rooms[rng.random_range(0..home_rooms.len())] as usize]
+                    .code
+                    .clone(),
+                Tri::Fails,
+                fresh_name(&names_in_use, i),
+                Tri::Holds,
+            ),
+            2 => (
+                w.addresses[business_rooms[rng.random_range(0..business_rooms.len())] as usize]
+                    .code
+                    .clone(),
+                Tri::Holds,
+                taken[rng.random_range(0..taken.len())].to_string(),
+                Tri::Fails,
+            ),
+            3 => (
+                format!("{}9{:06}", &w.communities[0].code, 900_000 + i % 99_999),
+                Tri::Unknown,
+                fresh_name(&names_in_use, i),
+                Tri::Holds,
+            ),
+            _ => (
+                w.addresses[business_rooms[rng.random_range(0..business_rooms.len())] as usize]
+                    .code
+                    .clone(),
+                Tri::Holds,
+                fresh_name(&names_in_use, i),
+                Tri::Holds,
+            ),
+        };
+        let identity = match (ix.hukou(i), p.residence_since.is_some()) {
+            (Tri::Holds, _) | (_, true) => Tri::Holds,
+            _ => Tri::Unknown,
+        };
+        let checks = [
+            ("adult", tri(age >= 18)),
+            ("identity", identity),
+            ("not_dishonest", tri(!ix.dishonest_people.contains(&i))),
+            ("premises_use", premises_fact),
+            ("name_available", name_fact),
+        ];
+        let form = json!({ "name": name, "premises_address_code": premises, "industry": "F" });
+        c.offer(ix.id(i), ix.as_of, form, &checks, json!({}));
+    }
+    MatterScenarios {
+        matter: "individual_business",
+        name: "个体工商户设立登记",
+        conditions: conditions(&[
+            ("adult", "经营者年满18周岁"),
+            ("identity", "身份有效（公安 户籍或居住登记）"),
+            ("not_dishonest", "不在失信被执行人名单（法院）"),
+            (
+                "premises_use",
+                "经营场所为标准地址且楼栋用途允许经营（商业/办公/商住混合）；地址不在标准地址库则转人工",
+            ),
+            (
+                "name_available",
+                "名称未被辖区内存续市场主体使用（市场监管）",
+            ),
+        ]),
+        scenarios: c.scenarios,
+    }
+}
+
+fn fresh_name(in_use: &HashSet<&str>, seed: PersonIdx) -> String {
+    let mut n = seed;
+    loop {
+        let name = format!("深圳市福田区新申{}号便利店", n);
+        if !in_use.contains(name.as_str()) {
+            return name;
+        }
+        n += 1;
+    }
+}
+
+fn disability_subsidies(ix: &Index) -> MatterScenarios {
+    let mut c = Collector::new();
+    for (i, p) in ix.w.people.iter().enumerate() {
+        let i = i as PersonIdx;
+        if !p.resident(ix.as_of) {
+            continue;
+        }
+        let level = ix.disability.get(&i).copied();
+        if level.is_none() && !(p.hukou && i.is_multiple_of(97)) {
+            continue;
+        }
+        let certificate = if level.is_some() {
+            Tri::Holds
+        } else {
+            Tri::Unknown
+        };
+        let living = ix.allowance.contains(&i);
+        let nursing = level.is_some_and(|l| l <= 2);
+        let benefit = if level.is_none() {
+            Tri::Unknown
+        } else {
+            tri(living || nursing)
+        };
+        let checks = [
+            ("hukou", ix.hukou(i)),
+            ("certificate", certificate),
+            ("benefit", benefit),
+        ];
+        c.offer(
+            ix.id(i),
+            ix.as_of,
+            json!({}),
+            &checks,
+            json!({ "living_subsidy": living, "nursing_subsidy": nursing }),
+        );
+    }
+    MatterScenarios {
+        matter: "disability_subsidies",
+        name: "残疾人两项补贴",
+        conditions: conditions(&[
+            ("hukou", "具有深圳市福田区户籍（公安）"),
+            ("certificate", "持有残疾人证（残联）"),
+            (
+                "benefit",
+                "生活补贴：家庭享受最低生活保障（民政 低保）；护理补贴：残疾等级为一级或二级；至少满足其一",
+            ),
+        ]),
+        scenarios: c.scenarios,
+    }
+}
+
+fn ride_hailing(ix: &Index) -> MatterScenarios {
+    let mut c = Collector::new();
+    let three_years_ago = ix
+        .as_of
+        .checked_sub_days(Days::new(3 * 365 + 1))
+        .unwrap_or(ix.as_of);
+    for (i, p) in ix.w.people.iter().enumerate() {
+        let i = i as PersonIdx;
+        let age = age_on(p.birth, ix.as_of);
+        if !p.resident(ix.as_of) || !(21..=60).contains(&age) {
+            continue;
+        }
+        let took_exam = ix.exams.contains_key(&i);
+        if !took_exam && !i.is_multiple_of(13) {
+            continue;
+        }
+        let residence = match ix.hukou(i) {
+            Tri::Holds => Tri::Holds,
+            Tri::Unknown => Tri::Unknown,
+            Tri::Fails => match p.permit_until {
+                Some(d) => tri(d >= ix.as_of),
+                None => Tri::Unknown,
+            },
+        };
+        let licence = ix.licences.get(&i).map(|&l| &ix.w.licences[l]);
+        let experience = match licence {
+            Some(l) => tri(l.first_issued <= three_years_ago),
+            None => Tri::Unknown,
+        };
+        let score = match licence {
+            Some(l) => tri(l.cycle_points.iter().all(|&pt| pt < 12)),
+            None => Tri::Unknown,
+        };
+        let crimes = ix.crimes.get(&i);
+        let no_crime = tri(!crimes.is_some_and(|cs| {
+            cs.iter()
+                .any(|c| matches!(*c, "01" | "02" | "03" | "04" | "05"))
+        }));
+        let exam = match ix.exams.get(&i) {
+            Some(&passed) => tri(passed),
+            None => Tri::Unknown,
+        };
+        let checks = [
+            ("residence", residence),
+            ("driving_experience", experience),
+            ("no_disqualifying_record", no_crime),
+            ("no_full_score", score),
+            ("exam_passed", exam),
+        ];
+        c.offer(ix.id(i), ix.as_of, json!({}), &checks, json!({}));
+    }
+    MatterScenarios {
+        matter: "ride_hailing_licence",
+        name: "网约车驾驶员证",
+        conditions: conditions(&[
+            ("residence", "具有深圳户籍或有效居住证（公安）"),
+            ("driving_experience", "取得机动车驾驶证满3年（公安交警）"),
+            (
+                "no_disqualifying_record",
+                "无交通肇事犯罪、危险驾驶犯罪、吸毒、饮酒后驾驶、暴力犯罪记录（公安）",
+            ),
+            (
+                "no_full_score",
+                "最近连续3个记分周期内无记满12分记录（公安交警）",
+            ),
+            ("exam_passed", "网约车驾驶员从业资格考试合格（交通运输）"),
+        ]),
+        scenarios: c.scenarios,
+    }
+}
