@@ -9,7 +9,7 @@ use miaopi_model::ResidentId;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::noise::{self, DateStyle, NoiseConfig, NoiseCounts, NoiseKind};
+use crate::noise::{self, DateStyle, NoiseConfig, NoiseCounts, NoiseKind, Tally};
 use crate::world::{EDUCATION_LEVELS, Party, World};
 use crate::write::{Cell, Damage, RecordSink, TruthSink, open_sink};
 use crate::{Progress, SynthError};
@@ -123,7 +123,7 @@ pub struct FileCtx<'w> {
     pub world: &'w World,
     noise_cfg: &'w NoiseConfig,
     rng: ChaCha8Rng,
-    counts: NoiseCounts,
+    counts: Tally,
     sink: Box<dyn RecordSink>,
     truth: TruthSink,
     format: FileFormat,
@@ -298,10 +298,10 @@ impl<'w> FileCtx<'w> {
         let mut damage = None;
         let kinds = self.broken_kinds();
         if !kinds.is_empty() {
-            self.counts.eligible_key("broken");
+            self.counts.eligible_broken();
             if self.rng.random_bool(self.noise_cfg.broken) {
                 let kind = kinds[self.rng.random_range(0..kinds.len())];
-                self.counts.applied_key("broken");
+                self.counts.applied_broken();
                 self.counts.applied(kind);
                 self.noise.push(kind);
                 match kind {
@@ -371,15 +371,6 @@ impl<'w> FileCtx<'w> {
             FileFormat::Parquet => {}
         }
         k
-    }
-}
-
-impl NoiseCounts {
-    pub fn eligible_key(&mut self, key: &str) {
-        *self.eligible.entry(key.to_string()).or_default() += 1;
-    }
-    pub fn applied_key(&mut self, key: &str) {
-        *self.applied.entry(key.to_string()).or_default() += 1;
     }
 }
 
@@ -655,7 +646,7 @@ pub fn run_job(
         world,
         noise_cfg,
         rng: ChaCha8Rng::seed_from_u64(seed ^ fnv(&file_name)),
-        counts: NoiseCounts::default(),
+        counts: Tally::default(),
         sink,
         truth,
         format: resource.format,
@@ -709,7 +700,7 @@ pub fn run_job(
         truth_path,
         records,
         bytes,
-        counts: ctx.counts,
+        counts: ctx.counts.to_counts(),
     })
 }
 

@@ -299,7 +299,7 @@ pub fn person_id<R: Rng + ?Sized>(
     cfg: &NoiseConfig,
     id: &ResidentId,
     allow_missing: bool,
-    counts: &mut NoiseCounts,
+    counts: &mut Tally,
 ) -> NoisyValue {
     let s = id.as_str();
     counts.eligible(NoiseKind::IdWrongCheck);
@@ -392,7 +392,7 @@ pub fn person_name<R: Rng + ?Sized>(
     rng: &mut R,
     cfg: &NoiseConfig,
     name: &str,
-    counts: &mut NoiseCounts,
+    counts: &mut Tally,
 ) -> NoisyValue {
     let traditional = names::to_traditional(name);
     if traditional.is_some() {
@@ -452,7 +452,7 @@ pub fn date<R: Rng + ?Sized>(
     cfg: &NoiseConfig,
     d: NaiveDate,
     house: DateStyle,
-    counts: &mut NoiseCounts,
+    counts: &mut Tally,
 ) -> NoisyValue {
     counts.eligible(NoiseKind::DateFormat);
     if rng.random_bool(cfg.date_format) {
@@ -476,7 +476,7 @@ pub fn address<R: Rng + ?Sized>(
     rng: &mut R,
     cfg: &NoiseConfig,
     standard: &str,
-    counts: &mut NoiseCounts,
+    counts: &mut Tally,
 ) -> NoisyValue {
     counts.eligible(NoiseKind::AddressVariant);
     if !rng.random_bool(cfg.address_variant) {
@@ -515,6 +515,64 @@ pub fn address<R: Rng + ?Sized>(
     }
 }
 
+const SLOTS: usize = NoiseKind::ALL.len() + 1;
+const BROKEN_SLOT: usize = NoiseKind::ALL.len();
+
+/// Hot-path counters while writing one file: one slot per kind, plus one for broken rows of
+/// any kind. Converted to [`NoiseCounts`] (named maps) once per file.
+#[derive(Debug, Clone)]
+pub struct Tally {
+    eligible: [u64; SLOTS],
+    applied: [u64; SLOTS],
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            eligible: [0; SLOTS],
+            applied: [0; SLOTS],
+        }
+    }
+}
+
+impl Tally {
+    pub fn eligible(&mut self, kind: NoiseKind) {
+        self.eligible[kind as usize] += 1;
+    }
+
+    pub fn applied(&mut self, kind: NoiseKind) {
+        self.applied[kind as usize] += 1;
+    }
+
+    /// A record that could have been broken (any broken kind).
+    pub fn eligible_broken(&mut self) {
+        self.eligible[BROKEN_SLOT] += 1;
+    }
+
+    pub fn applied_broken(&mut self) {
+        self.applied[BROKEN_SLOT] += 1;
+    }
+
+    pub fn to_counts(&self) -> NoiseCounts {
+        let mut c = NoiseCounts::default();
+        let name = |i: usize| {
+            NoiseKind::ALL
+                .get(i)
+                .map_or(NoiseCounts::BROKEN_KEY, |k| k.code())
+                .to_string()
+        };
+        for i in 0..SLOTS {
+            if self.eligible[i] > 0 {
+                c.eligible.insert(name(i), self.eligible[i]);
+            }
+            if self.applied[i] > 0 {
+                c.applied.insert(name(i), self.applied[i]);
+            }
+        }
+        c
+    }
+}
+
 /// How often each noise kind was possible and applied, for the manifest and the rate tests.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NoiseCounts {
@@ -523,13 +581,8 @@ pub struct NoiseCounts {
 }
 
 impl NoiseCounts {
-    pub fn eligible(&mut self, kind: NoiseKind) {
-        *self.eligible.entry(kind.code().to_string()).or_default() += 1;
-    }
-
-    pub fn applied(&mut self, kind: NoiseKind) {
-        *self.applied.entry(kind.code().to_string()).or_default() += 1;
-    }
+    /// The key under which rows broken by any broken kind are counted.
+    pub const BROKEN_KEY: &'static str = "broken";
 
     pub fn merge(&mut self, other: &NoiseCounts) {
         for (k, v) in &other.eligible {
@@ -567,7 +620,7 @@ mod tests {
         let mut cfg = NoiseConfig::clean();
         cfg.id_wrong_check = 1.0;
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let mut counts = NoiseCounts::default();
+        let mut counts = Tally::default();
         for _ in 0..200 {
             let v = person_id(&mut rng, &cfg, &id, true, &mut counts);
             assert_eq!(v.noise, Some(NoiseKind::IdWrongCheck));
@@ -581,7 +634,7 @@ mod tests {
         let mut cfg = NoiseConfig::clean();
         cfg.id_legacy15 = 1.0;
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let v = person_id(&mut rng, &cfg, &id, true, &mut NoiseCounts::default());
+        let v = person_id(&mut rng, &cfg, &id, true, &mut Tally::default());
         assert_eq!(v.text.len(), 15);
         assert_eq!(ResidentId::parse_lenient(&v.text).unwrap().id, id);
     }

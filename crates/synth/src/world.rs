@@ -1672,11 +1672,11 @@ impl<'a> Builder<'a> {
             }
         }
         // Renting households: most non-户籍 households not owning their home.
-        let owner_by_address: HashMap<u32, Party> = self
+        let owner_by_address: HashMap<u32, (Party, u32)> = self
             .world
             .properties
             .iter()
-            .map(|p| (p.address, p.owners[0]))
+            .map(|p| (p.address, (p.owners[0], p.area_m2_x100 / 100)))
             .collect();
         let mut filing = 0u64;
         for h in 0..self.world.households.len() {
@@ -1684,7 +1684,7 @@ impl<'a> Builder<'a> {
             let Some(&head) = hh.members.first() else {
                 continue;
             };
-            let Some(&lessor) = owner_by_address.get(&hh.home) else {
+            let Some(&(lessor, area_m2)) = owner_by_address.get(&hh.home) else {
                 continue;
             };
             if lessor == Party::Person(head) || !self.world.people[head as usize].resident(as_of) {
@@ -1701,7 +1701,6 @@ impl<'a> Builder<'a> {
             let start = random_date(&mut self.rng, add_years(as_of, -3), as_of);
             let end = add_years(start, self.rng.random_range(1..4));
             filing += 1;
-            let area = self.world.properties.iter().len() as u32 % 7 + 5;
             self.world.rentals.push(Rental {
                 filing_no: format!("深福租备{}{:07}", start.year(), filing),
                 lessor,
@@ -1709,7 +1708,8 @@ impl<'a> Builder<'a> {
                 address: hh.home,
                 start,
                 end,
-                rent: 1_500 + area * self.rng.random_range(300..900),
+                // Futian rents run about 80–160 yuan per square metre and month.
+                rent: area_m2 * self.rng.random_range(80..160),
             });
         }
     }
