@@ -11,6 +11,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use miaopi_catalog::Pack;
 use miaopi_synth::{NoiseConfig, Progress, SynthConfig, SynthOutput};
 
+mod ingest;
+
 #[derive(Parser)]
 #[command(
     name = "miaopi",
@@ -42,6 +44,62 @@ enum Command {
     },
     /// Generate the synthetic district: messy source files, ground truth and 秒批 scenarios.
     Synth(SynthArgs),
+    /// Ingest unit files (or a generator's sources/ directory) into the lake.
+    Ingest {
+        /// Files or directories (walked recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        home: HomeArg,
+        #[command(flatten)]
+        pack: PackArg,
+        /// Longest accepted line in bytes (longer lines are quarantined).
+        #[arg(long, default_value_t = 1 << 20)]
+        max_line_bytes: u64,
+    },
+    /// Data quality per resource: rows, accepted, quarantined by reason, completeness.
+    Quality {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        home: HomeArg,
+        #[command(flatten)]
+        pack: PackArg,
+    },
+    /// Run SQL over the lake's tables (`ods.<resource>`, `dwd.<resource>`, `quarantine.<resource>`).
+    Sql {
+        query: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: SqlFormat,
+        /// Read the tables as they were at this time (RFC 3339, e.g. 2026-11-28T09:00:00Z).
+        #[arg(long)]
+        as_of: Option<String>,
+        #[command(flatten)]
+        home: HomeArg,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SqlFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Args)]
+struct HomeArg {
+    /// The state directory (default: $MIAOPI_HOME, else ./miaopi-home).
+    #[arg(long)]
+    home: Option<PathBuf>,
+}
+
+impl HomeArg {
+    fn dir(&self) -> PathBuf {
+        self.home
+            .clone()
+            .or_else(|| std::env::var_os("MIAOPI_HOME").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("miaopi-home"))
+    }
 }
 
 #[derive(Subcommand)]
@@ -115,6 +173,25 @@ fn run() -> Result<ExitCode> {
             print_summary(&out, &args.out);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Ingest {
+            paths,
+            home,
+            pack,
+            max_line_bytes,
+        } => {
+            let pack = load_pack(&resolve_pack(pack.pack))?;
+            runtime()?.block_on(ingest::ingest(&pack, &home.dir(), &paths, max_line_bytes))
+        }
+        Command::Quality { json, home, pack } => {
+            let pack = load_pack(&resolve_pack(pack.pack))?;
+            runtime()?.block_on(ingest::quality(&pack, &home.dir(), json))
+        }
+        Command::Sql {
+            query,
+            format,
+            as_of,
+            home,
+        } => runtime()?.block_on(ingest::sql(&home.dir(), &query, format, as_of)),
         Command::Demo { out, people, pack } => {
             let pack_dir = resolve_pack(pack.pack);
             println!(
@@ -143,6 +220,13 @@ fn run() -> Result<ExitCode> {
 
 /// `--pack`, else `$MIAOPI_PACK`, else `packs/futian` under the working directory, else the
 /// pack in the source tree this binary was built from.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
 fn resolve_pack(arg: Option<PathBuf>) -> PathBuf {
     if let Some(p) = arg {
         return p;

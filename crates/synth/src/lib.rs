@@ -44,7 +44,8 @@ pub struct SynthConfig {
     /// Living residents on the as-of date.
     pub people: u64,
     pub seed: u64,
-    /// Years of event history (births, deaths, marriages) kept in the sources.
+    /// Years of event history for births and deaths (marriage registrations go back to 1990,
+    /// when the civil-affairs records were digitised).
     pub years: u32,
     /// The simulation's "today": data are as of this date. Fixed, never the clock, so output
     /// is reproducible.
@@ -52,7 +53,8 @@ pub struct SynthConfig {
     /// Months of monthly social-insurance and tax rows, ending with the as-of month.
     pub insurance_months: u32,
     pub noise: NoiseConfig,
-    /// Worker threads (0 = one per core).
+    /// Worker threads (0 = one per core). Not in the manifest: it cannot change a byte.
+    #[serde(skip)]
     pub threads: usize,
 }
 

@@ -376,6 +376,13 @@ pub fn homophone<R: Rng + ?Sized>(rng: &mut R, name: &str) -> Option<String> {
     Some(out.into_iter().collect())
 }
 
+/// Whether [`homophone`] can alter this name.
+pub fn has_homophone(name: &str) -> bool {
+    name.chars()
+        .skip(surname_len(name))
+        .any(|c| group_of(c).is_some())
+}
+
 fn group_of(c: char) -> Option<&'static [&'static str]> {
     HOMOPHONES
         .iter()

@@ -372,7 +372,10 @@ pub fn person_id<R: Rng + ?Sized>(
                 }
             }
             if !swapped {
-                b.swap(14, 15);
+                // A run of equal digits everywhere we looked: swap the first differing pair.
+                if let Some(i) = (0..16).find(|&i| b[i] != b[i + 1]) {
+                    b.swap(i, i + 1);
+                }
             }
             String::from_utf8_lossy(&b).into_owned()
         }
@@ -400,7 +403,10 @@ pub fn person_name<R: Rng + ?Sized>(
     }
     counts.eligible(NoiseKind::NameSpaces);
     counts.eligible(NoiseKind::NameFullWidth);
-    counts.eligible(NoiseKind::NameHomophone);
+    // Only names with a given-name character that has a same-pinyin twin can be misspelt so.
+    if names::has_homophone(name) {
+        counts.eligible(NoiseKind::NameHomophone);
+    }
     let x: f64 = rng.random();
     let r = cfg;
     let (text, kind) = if traditional.is_some() && x < r.name_traditional {

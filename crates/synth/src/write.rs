@@ -282,6 +282,15 @@ pub struct XlsxSink {
 impl XlsxSink {
     fn create(path: &Path, fields: &[Field]) -> Result<Self, SynthError> {
         let mut workbook = rust_xlsxwriter::Workbook::new();
+        // rust_xlsxwriter stamps the current time into docProps/core.xml; a fixed creation
+        // time keeps the file byte-identical across runs.
+        let created = rust_xlsxwriter::ExcelDateTime::from_ymd(2020, 8, 21)
+            .map_err(|e| SynthError::Encode(e.to_string()))?;
+        workbook.set_properties(
+            &rust_xlsxwriter::DocProperties::new()
+                .set_creation_datetime(&created)
+                .set_author("miaopi-synth"),
+        );
         let sheet = workbook.add_worksheet();
         sheet
             .set_name("登记数据")

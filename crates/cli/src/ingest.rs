@@ -1,0 +1,330 @@
+//! `miaopi ingest`, `miaopi quality`, `miaopi sql`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use miaopi_batch::{BatchOutcome, BatchReport, Home};
+use miaopi_catalog::Pack;
+use miaopi_ingest::{ReadOptions, Standardizer};
+use miaopi_lake::AsOf;
+use miaopi_meta::MetaStore;
+
+use crate::SqlFormat;
+
+#[derive(Default)]
+struct Totals {
+    files: u64,
+    read: u64,
+    accepted: u64,
+    quarantined: u64,
+    fixes: u64,
+    reasons: BTreeMap<String, u64>,
+}
+
+pub async fn ingest(
+    pack: &Pack,
+    home_dir: &Path,
+    paths: &[PathBuf],
+    max_line_bytes: u64,
+) -> Result<ExitCode> {
+    let home = Home::open(home_dir)
+        .await
+        .with_context(|| format!("opening the state directory {}", home_dir.display()))?;
+    let (files, unrecognised) = miaopi_batch::discover(pack, paths);
+    let mut failed = 0usize;
+    for u in &unrecognised {
+        eprintln!("error: {}: {}", u.path.display(), u.reason);
+        failed += 1;
+    }
+    let options = ReadOptions {
+        max_line_bytes,
+        ..ReadOptions::default()
+    };
+    let started = Instant::now();
+    let mut by_resource: BTreeMap<String, Totals> = BTreeMap::new();
+    let mut standardizers: BTreeMap<String, Standardizer> = BTreeMap::new();
+    let (mut new_batches, mut skipped, mut resumed) = (0u64, 0u64, 0u64);
+    for file in &files {
+        let resource = file.resource;
+        if !standardizers.contains_key(&resource.code) {
+            let s = Standardizer::new(pack, resource)
+                .with_context(|| format!("preparing {}", resource.code))?;
+            standardizers.insert(resource.code.clone(), s);
+        }
+        let Some(standardizer) = standardizers.get(&resource.code) else {
+            continue;
+        };
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(file.path.display().to_string());
+        let progress = |n: u64| bar.inc(n);
+        let result = miaopi_batch::ingest_file(
+            &home,
+            standardizer,
+            resource,
+            &file.path,
+            &options,
+            &progress,
+        )
+        .await;
+        bar.finish_and_clear();
+        match result {
+            Ok(report) => {
+                match report.outcome {
+                    BatchOutcome::Committed => new_batches += 1,
+                    BatchOutcome::Resumed => resumed += 1,
+                    BatchOutcome::AlreadyIngested => skipped += 1,
+                }
+                print_file_line(&report);
+                if report.outcome != BatchOutcome::AlreadyIngested {
+                    let t = by_resource.entry(report.resource.clone()).or_default();
+                    t.files += 1;
+                    t.read += report.rows_read;
+                    t.accepted += report.rows_accepted;
+                    t.quarantined += report.rows_quarantined;
+                    t.fixes += report.fixes;
+                    for (k, v) in &report.reasons {
+                        *t.reasons.entry(k.clone()).or_default() += v;
+                    }
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {}: {} ({e})", file.path.display(), e.message_zh());
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64().max(1e-6);
+    println!(
+        "\n{:<34} {:>6} {:>11} {:>11} {:>9} {:>9}  隔离原因 quarantine reasons",
+        "资源 resource", "files", "read", "accepted", "quarant.", "fixes",
+    );
+    let mut all = Totals::default();
+    for (resource, t) in &by_resource {
+        let reasons: Vec<String> = t.reasons.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!(
+            "{:<34} {:>6} {:>11} {:>11} {:>9} {:>9}  {}",
+            resource,
+            t.files,
+            t.read,
+            t.accepted,
+            t.quarantined,
+            t.fixes,
+            reasons.join(" ")
+        );
+        all.files += t.files;
+        all.read += t.read;
+        all.accepted += t.accepted;
+        all.quarantined += t.quarantined;
+        all.fixes += t.fixes;
+    }
+    println!(
+        "\n{} new batch(es), {} resumed, {} already ingested (unchanged), {} failed; {} rows read = {} accepted + {} quarantined; {:.1} s ({:.0} rows/s)",
+        new_batches,
+        resumed,
+        skipped,
+        failed,
+        all.read,
+        all.accepted,
+        all.quarantined,
+        secs,
+        all.read as f64 / secs
+    );
+    println!("lake: {}", home.lake.root().display());
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_file_line(r: &BatchReport) {
+    let what = match r.outcome {
+        BatchOutcome::Committed => "入湖",
+        BatchOutcome::Resumed => "续传完成",
+        BatchOutcome::AlreadyIngested => "已入湖，跳过",
+    };
+    println!(
+        "{what:<8} {:<70} {:>9} read {:>9} ok {:>6} quarantined  batch {}",
+        r.source_file,
+        r.rows_read,
+        r.rows_accepted,
+        r.rows_quarantined,
+        &r.batch_id[..12.min(r.batch_id.len())]
+    );
+}
+
+#[derive(serde::Serialize)]
+struct FieldQuality {
+    field: String,
+    label: String,
+    /// Filled share of accepted rows.
+    completeness: f64,
+    fixed: u64,
+}
+
+#[derive(serde::Serialize)]
+struct QualityRow {
+    resource: String,
+    name: String,
+    unit: String,
+    batches: u64,
+    rows: u64,
+    accepted: u64,
+    quarantined: u64,
+    fixes: u64,
+    quarantined_by_reason: BTreeMap<String, u64>,
+    fields: Vec<FieldQuality>,
+    /// 0–100: 60 % acceptance rate, 40 % mean completeness of the required fields.
+    score: f64,
+}
+
+pub async fn quality(pack: &Pack, home_dir: &Path, json: bool) -> Result<ExitCode> {
+    let home = Home::open(home_dir)
+        .await
+        .with_context(|| format!("opening the state directory {}", home_dir.display()))?;
+    let mut rows = Vec::new();
+    for q in home.meta.quality().await? {
+        let resource = pack.resource(&q.resource);
+        let fields: Vec<FieldQuality> = q
+            .fields
+            .iter()
+            .map(|(name, filled, fixed)| FieldQuality {
+                field: name.clone(),
+                label: resource
+                    .and_then(|r| r.field(name))
+                    .map(|f| f.label.clone())
+                    .unwrap_or_default(),
+                completeness: if q.rows_accepted == 0 {
+                    0.0
+                } else {
+                    *filled as f64 / q.rows_accepted as f64
+                },
+                fixed: *fixed,
+            })
+            .collect();
+        let required: Vec<f64> = fields
+            .iter()
+            .filter(|f| {
+                resource
+                    .and_then(|r| r.field(&f.field))
+                    .is_some_and(|f| f.required)
+            })
+            .map(|f| f.completeness)
+            .collect();
+        let completeness = if required.is_empty() {
+            1.0
+        } else {
+            required.iter().sum::<f64>() / required.len() as f64
+        };
+        let acceptance = if q.rows_read == 0 {
+            1.0
+        } else {
+            q.rows_accepted as f64 / q.rows_read as f64
+        };
+        rows.push(QualityRow {
+            name: resource.map(|r| r.name.clone()).unwrap_or_default(),
+            unit: resource.map(|r| r.unit.clone()).unwrap_or_default(),
+            resource: q.resource,
+            batches: q.batches,
+            rows: q.rows_read,
+            accepted: q.rows_accepted,
+            quarantined: q.rows_quarantined,
+            fixes: q.fixes,
+            quarantined_by_reason: q.reasons.into_iter().collect(),
+            fields,
+            score: (100.0 * (0.6 * acceptance + 0.4 * completeness) * 10.0).round() / 10.0,
+        });
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("尚无入湖数据 (nothing ingested yet): run `miaopi ingest` first.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<34} {:<16} {:>10} {:>10} {:>8} {:>8} {:>6}  隔离原因 / 完整性最低的字段",
+        "资源 resource", "名称 name", "rows", "accepted", "quarant.", "fixes", "score",
+    );
+    for r in &rows {
+        let reasons: Vec<String> = r
+            .quarantined_by_reason
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let weakest = r
+            .fields
+            .iter()
+            .min_by(|a, b| a.completeness.total_cmp(&b.completeness))
+            .map(|f| format!("{}({}) {:.1}%", f.label, f.field, f.completeness * 100.0))
+            .unwrap_or_default();
+        println!(
+            "{:<34} {:<16} {:>10} {:>10} {:>8} {:>8} {:>6.1}  {}  | {}",
+            r.resource,
+            r.name,
+            r.rows,
+            r.accepted,
+            r.quarantined,
+            r.fixes,
+            r.score,
+            if reasons.is_empty() {
+                "-".to_string()
+            } else {
+                reasons.join(" ")
+            },
+            weakest
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn sql(
+    home_dir: &Path,
+    query: &str,
+    format: SqlFormat,
+    as_of: Option<String>,
+) -> Result<ExitCode> {
+    if !home_dir.join("lake").is_dir() {
+        anyhow::bail!(
+            "{} has no lake yet: run `miaopi ingest` first",
+            home_dir.display()
+        );
+    }
+    let lake = miaopi_lake::Lake::open(&home_dir.join("lake"))?;
+    let as_of = match as_of {
+        Some(ts) => AsOf::Timestamp(ts),
+        None => AsOf::Latest,
+    };
+    let batches = lake.query(query, &as_of).await?;
+    match format {
+        SqlFormat::Table => {
+            let text =
+                miaopi_lake::datafusion::arrow::util::pretty::pretty_format_batches(&batches)?;
+            println!("{text}");
+        }
+        SqlFormat::Csv => {
+            let mut w = miaopi_lake::arrow::csv::Writer::new(std::io::stdout());
+            for b in &batches {
+                w.write(b)?;
+            }
+        }
+        SqlFormat::Json => {
+            let mut w = miaopi_lake::arrow::json::ArrayWriter::new(std::io::stdout());
+            for b in &batches {
+                w.write(b)?;
+            }
+            w.finish()?;
+            println!();
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,476 @@
+//! miaopi-lake: the data lake — Delta Lake tables under the platform's state directory,
+//! queried with DataFusion SQL.
+//!
+//! Layout: `<root>/<layer>/<resource>/` is one Delta table; layers are `ods` (贴源层: as
+//! received, typed, with lineage), `dwd` (明细层: validated and standardised, entity keys
+//! attached) and `quarantine` (rows that could not be accepted, with reasons). In SQL a table is
+//! `<layer>.<resource>`, e.g. `SELECT count(*) FROM dwd.hukou_residents`.
+//!
+//! Each append carries its intake batch id as a Delta *application transaction* (`txn`), so
+//! appending the same batch twice is a no-op detected by the table itself: re-ingesting a file
+//! changes nothing, and a batch interrupted between tables is completed, never duplicated, by
+//! running it again.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use deltalake::datafusion::catalog::MemorySchemaProvider;
+use deltalake::datafusion::prelude::SessionContext;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableError};
+
+pub use deltalake::arrow;
+pub use deltalake::datafusion;
+
+/// A lake layer (数据分层).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Layer {
+    /// 贴源层: records as received, typed as text, with lineage.
+    Ods,
+    /// 明细层: validated, standardised, keys attached.
+    Dwd,
+    /// 隔离区: records that could not be accepted, with reasons.
+    Quarantine,
+}
+
+impl Layer {
+    pub const ALL: [Layer; 3] = [Layer::Ods, Layer::Dwd, Layer::Quarantine];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Ods => "ods",
+            Layer::Dwd => "dwd",
+            Layer::Quarantine => "quarantine",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("delta table {table}: {source}")]
+    Delta {
+        table: String,
+        // Boxed: the Delta error is large and would bloat every Result on the hot path.
+        #[source]
+        source: Box<DeltaTableError>,
+    },
+    #[error("SQL: {0}")]
+    Sql(String),
+    #[error("invalid table name {0:?}: use letters, digits and underscores")]
+    BadName(String),
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// The rows were committed as this table version.
+    Committed { version: i64 },
+    /// This batch was already in the table; nothing was written.
+    AlreadyPresent,
+}
+
+/// Which state of the tables a query reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AsOf {
+    /// The latest state.
+    Latest,
+    /// The state at an RFC 3339 timestamp (e.g. `2026-11-28T09:00:00Z`); tables that did not
+    /// exist yet are absent.
+    Timestamp(String),
+}
+
+/// The lake under one directory.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    root: PathBuf,
+}
+
+/// The application-transaction id under which a batch is recorded in each table it touches.
+fn txn_app_id(batch_id: &str) -> String {
+    format!("miaopi-batch-{batch_id}")
+}
+
+fn check_name(name: &str) -> Result<(), LakeError> {
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(LakeError::BadName(name.to_string()))
+    }
+}
+
+impl Lake {
+    /// Opens (creating the directory if needed) the lake rooted at `root`.
+    pub fn open(root: &Path) -> Result<Lake, LakeError> {
+        std::fs::create_dir_all(root).map_err(|source| LakeError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let root = root.canonicalize().map_err(|source| LakeError::Io {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        Ok(Lake { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn table_dir(&self, layer: Layer, resource: &str) -> PathBuf {
+        self.root.join(layer.as_str()).join(resource)
+    }
+
+    async fn load(&self, layer: Layer, resource: &str) -> Result<DeltaTable, LakeError> {
+        check_name(resource)?;
+        let dir = self.table_dir(layer, resource);
+        std::fs::create_dir_all(&dir).map_err(|source| LakeError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let table_name = format!("{}.{resource}", layer.as_str());
+        let delta = |source| LakeError::Delta {
+            table: table_name.clone(),
+            source: Box::new(source),
+        };
+        let url = deltalake::ensure_table_uri(dir.to_string_lossy()).map_err(delta)?;
+        DeltaTable::try_from_url(url).await.map_err(delta)
+    }
+
+    /// Whether `batch_id` has been committed to this table.
+    pub async fn has_batch(
+        &self,
+        layer: Layer,
+        resource: &str,
+        batch_id: &str,
+    ) -> Result<bool, LakeError> {
+        let table = self.load(layer, resource).await?;
+        committed_version(&table, batch_id, &format!("{}.{resource}", layer.as_str()))
+            .await
+            .map(|v| v.is_some())
+    }
+
+    /// Appends a batch's rows (possibly none) to a table, creating it with `schema` if needed.
+    /// Idempotent per `batch_id`.
+    pub async fn append(
+        &self,
+        layer: Layer,
+        resource: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+        batch_id: &str,
+    ) -> Result<AppendOutcome, LakeError> {
+        let table_name = format!("{}.{resource}", layer.as_str());
+        let table = self.load(layer, resource).await?;
+        if committed_version(&table, batch_id, &table_name)
+            .await?
+            .is_some()
+        {
+            return Ok(AppendOutcome::AlreadyPresent);
+        }
+        // An empty batch still commits (an empty file), so the table records the batch and a
+        // later run knows it is done.
+        let batches = if batches.is_empty() {
+            vec![RecordBatch::new_empty(schema.clone())]
+        } else {
+            batches
+        };
+        let commit = CommitProperties::default()
+            .with_application_transaction(Transaction::new(txn_app_id(batch_id), 1))
+            .with_metadata([(
+                "miaopi.batch_id".to_string(),
+                serde_json::Value::String(batch_id.to_string()),
+            )]);
+        let table = table
+            .write(batches)
+            .with_save_mode(SaveMode::Append)
+            .with_table_name(&table_name)
+            .with_commit_properties(commit)
+            .await
+            .map_err(|source| LakeError::Delta {
+                table: table_name.clone(),
+                source: Box::new(source),
+            })?;
+        Ok(AppendOutcome::Committed {
+            version: table.version().map_or(0, |v| v as i64),
+        })
+    }
+
+    /// The tables that exist, as `(layer, resource)`.
+    pub fn tables(&self) -> Result<Vec<(Layer, String)>, LakeError> {
+        let mut out = Vec::new();
+        for layer in Layer::ALL {
+            let dir = self.root.join(layer.as_str());
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries {
+                let entry = entry.map_err(|source| LakeError::Io {
+                    path: dir.clone(),
+                    source,
+                })?;
+                if entry.path().join("_delta_log").is_dir() {
+                    out.push((layer, entry.file_name().to_string_lossy().into_owned()));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// A DataFusion session with every table registered as `<layer>.<resource>`.
+    pub async fn session(&self, as_of: &AsOf) -> Result<SessionContext, LakeError> {
+        let ctx = SessionContext::new();
+        let catalog = ctx
+            .catalog("datafusion")
+            .ok_or_else(|| LakeError::Sql("the default catalog is missing".into()))?;
+        for layer in Layer::ALL {
+            catalog
+                .register_schema(layer.as_str(), Arc::new(MemorySchemaProvider::new()))
+                .map_err(|e| LakeError::Sql(e.to_string()))?;
+        }
+        for (layer, resource) in self.tables()? {
+            let table_name = format!("{}.{resource}", layer.as_str());
+            let delta = |source| LakeError::Delta {
+                table: table_name.clone(),
+                source: Box::new(source),
+            };
+            let url =
+                deltalake::ensure_table_uri(self.table_dir(layer, &resource).to_string_lossy())
+                    .map_err(delta)?;
+            let table = match as_of {
+                AsOf::Latest => deltalake::open_table(url).await,
+                AsOf::Timestamp(ts) => deltalake::open_table_with_ds(url, ts).await,
+            };
+            let table = match table {
+                Ok(t) => t,
+                // The table did not exist yet at that time: leave it out of that state.
+                Err(_) if *as_of != AsOf::Latest => continue,
+                Err(e) => return Err(delta(e)),
+            };
+            table
+                .update_datafusion_session(&ctx.state())
+                .map_err(delta)?;
+            let provider = table
+                .table_provider()
+                .await
+                .map_err(|e| LakeError::Sql(format!("{table_name}: {e}")))?;
+            ctx.register_table(
+                deltalake::datafusion::common::TableReference::partial(
+                    layer.as_str(),
+                    resource.as_str(),
+                ),
+                provider,
+            )
+            .map_err(|e| LakeError::Sql(e.to_string()))?;
+        }
+        Ok(ctx)
+    }
+
+    /// Runs one SQL query and collects the result.
+    pub async fn query(&self, sql: &str, as_of: &AsOf) -> Result<Vec<RecordBatch>, LakeError> {
+        let ctx = self.session(as_of).await?;
+        // Read-only: no DDL, no DML (Delta providers accept INSERT), no SET/transactions.
+        let options = deltalake::datafusion::execution::context::SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let df = ctx
+            .sql_with_options(sql, options)
+            .await
+            .map_err(|e| LakeError::Sql(e.to_string()))?;
+        df.collect()
+            .await
+            .map_err(|e| LakeError::Sql(e.to_string()))
+    }
+}
+
+async fn committed_version(
+    table: &DeltaTable,
+    batch_id: &str,
+    table_name: &str,
+) -> Result<Option<i64>, LakeError> {
+    let Ok(state) = table.snapshot() else {
+        return Ok(None); // no commit yet
+    };
+    state
+        .transaction_version(table.log_store().as_ref(), txn_app_id(batch_id))
+        .await
+        .map_err(|source| LakeError::Delta {
+            table: table_name.to_string(),
+            source: Box::new(source),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Int64Array, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("batch_id", DataType::Utf8, false),
+            Field::new("n", DataType::Int64, true),
+        ]))
+    }
+
+    fn rows(batch: &str, ns: &[i64]) -> Vec<RecordBatch> {
+        let ids: Vec<&str> = ns.iter().map(|_| batch).collect();
+        vec![
+            RecordBatch::try_new(
+                schema(),
+                vec![
+                    Arc::new(StringArray::from(ids)),
+                    Arc::new(Int64Array::from(ns.to_vec())),
+                ],
+            )
+            .unwrap(),
+        ]
+    }
+
+    async fn count(lake: &Lake, sql: &str, as_of: &AsOf) -> i64 {
+        let out = lake.query(sql, as_of).await.unwrap();
+        out[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .value(0)
+    }
+
+    #[tokio::test]
+    async fn append_is_idempotent_per_batch_and_queryable() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path()).unwrap();
+        let first = lake
+            .append(Layer::Ods, "people", schema(), rows("b1", &[1, 2, 3]), "b1")
+            .await
+            .unwrap();
+        assert!(
+            matches!(first, AppendOutcome::Committed { .. }),
+            "{first:?}"
+        );
+        assert!(lake.has_batch(Layer::Ods, "people", "b1").await.unwrap());
+        assert!(!lake.has_batch(Layer::Ods, "people", "b2").await.unwrap());
+        let again = lake
+            .append(Layer::Ods, "people", schema(), rows("b1", &[1, 2, 3]), "b1")
+            .await
+            .unwrap();
+        assert_eq!(again, AppendOutcome::AlreadyPresent);
+        lake.append(Layer::Ods, "people", schema(), rows("b2", &[4]), "b2")
+            .await
+            .unwrap();
+        // An empty batch is still recorded, so a re-run knows it is done.
+        lake.append(Layer::Quarantine, "people", schema(), vec![], "b1")
+            .await
+            .unwrap();
+        assert!(
+            lake.has_batch(Layer::Quarantine, "people", "b1")
+                .await
+                .unwrap()
+        );
+
+        assert_eq!(
+            count(&lake, "SELECT count(*) FROM ods.people", &AsOf::Latest).await,
+            4
+        );
+        assert_eq!(
+            count(
+                &lake,
+                "SELECT sum(n) FROM ods.people WHERE batch_id = 'b1'",
+                &AsOf::Latest
+            )
+            .await,
+            6
+        );
+        assert_eq!(
+            count(
+                &lake,
+                "SELECT count(*) FROM quarantine.people",
+                &AsOf::Latest
+            )
+            .await,
+            0
+        );
+        assert_eq!(
+            lake.tables().unwrap(),
+            vec![
+                (Layer::Ods, "people".to_string()),
+                (Layer::Quarantine, "people".to_string())
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn as_of_reads_an_earlier_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path()).unwrap();
+        lake.append(Layer::Dwd, "t", schema(), rows("b1", &[1]), "b1")
+            .await
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let between = chrono::Utc::now().to_rfc3339();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        lake.append(Layer::Dwd, "t", schema(), rows("b2", &[2, 3]), "b2")
+            .await
+            .unwrap();
+        assert_eq!(
+            count(&lake, "SELECT count(*) FROM dwd.t", &AsOf::Latest).await,
+            3
+        );
+        assert_eq!(
+            count(
+                &lake,
+                "SELECT count(*) FROM dwd.t",
+                &AsOf::Timestamp(between)
+            )
+            .await,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn rejects_bad_table_names_and_bad_sql() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path()).unwrap();
+        let err = lake
+            .append(Layer::Ods, "../escape", schema(), vec![], "b")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LakeError::BadName(_)), "{err}");
+        let err = lake
+            .query("SELEKT nothing", &AsOf::Latest)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, LakeError::Sql(_)), "{err}");
+        lake.append(Layer::Ods, "t", schema(), rows("b1", &[1]), "b1")
+            .await
+            .unwrap();
+        for write in [
+            "INSERT INTO ods.t VALUES ('x', 1)",
+            "CREATE TABLE x AS SELECT 1",
+            "DROP TABLE ods.t",
+        ] {
+            let err = lake.query(write, &AsOf::Latest).await.unwrap_err();
+            assert!(matches!(err, LakeError::Sql(_)), "{write}: {err}");
+        }
+        assert_eq!(
+            count(&lake, "SELECT count(*) FROM ods.t", &AsOf::Latest).await,
+            1
+        );
+    }
+}
