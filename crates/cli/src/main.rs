@@ -26,7 +26,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate a small district and print what each unit sent (the end-to-end demo).
+    /// The end-to-end demo: check the catalogue, generate a district, ingest it into the lake,
+    /// show its quality and a query.
     Demo {
         /// Where to write the generated district.
         #[arg(long, default_value = "demo-out")]
@@ -36,6 +37,8 @@ enum Command {
         people: u64,
         #[command(flatten)]
         pack: PackArg,
+        #[command(flatten)]
+        home: HomeArg,
     },
     /// The resource catalogue (政务信息资源目录).
     Catalog {
@@ -192,16 +195,21 @@ fn run() -> Result<ExitCode> {
             as_of,
             home,
         } => runtime()?.block_on(ingest::sql(&home.dir(), &query, format, as_of)),
-        Command::Demo { out, people, pack } => {
+        Command::Demo {
+            out,
+            people,
+            pack,
+            home,
+        } => {
             let pack_dir = resolve_pack(pack.pack);
             println!(
-                "== 1/2 检查资源目录 catalogue check: {}",
+                "== 1/4 检查资源目录 catalogue check: {}",
                 pack_dir.display()
             );
             let pack = load_pack(&pack_dir)?;
             println!("{}", pack.summary());
             println!(
-                "== 2/2 生成模拟福田区数据 synthetic district: {people} residents → {}",
+                "== 2/4 生成模拟福田区数据 synthetic district: {people} residents → {}",
                 out.display()
             );
             let cfg = SynthConfig {
@@ -210,10 +218,28 @@ fn run() -> Result<ExitCode> {
             };
             let output = synthesize(&pack, &out, &cfg)?;
             print_summary(&output, &out);
+            let home_dir = home.dir();
             println!(
-                "\n下一步 next: ingest, link and serve arrive with the intake, linking and serving issues."
+                "\n== 3/4 汇聚入湖 intake into the lake: {}",
+                home_dir.display()
             );
-            Ok(ExitCode::SUCCESS)
+            let rt = runtime()?;
+            let code = rt.block_on(ingest::ingest(
+                &pack,
+                &home_dir,
+                &[out.join("sources")],
+                1 << 20,
+            ))?;
+            println!("\n== 4/4 数据质量 quality, and a query");
+            rt.block_on(ingest::quality(&pack, &home_dir, false))?;
+            rt.block_on(ingest::sql(
+                &home_dir,
+                "SELECT reason_codes AS 隔离原因, count(*) AS 行数 FROM quarantine.hukou_residents GROUP BY reason_codes ORDER BY 2 DESC",
+                SqlFormat::Table,
+                None,
+            ))?;
+            println!("\n下一步 next: linking, 秒批 and the console arrive with the next issues.");
+            Ok(code)
         }
     }
 }

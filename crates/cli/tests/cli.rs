@@ -107,7 +107,7 @@ fn synth_rejects_bad_arguments_without_panicking() {
 }
 
 #[test]
-fn demo_generates_a_district_and_prints_every_resource() {
+fn demo_generates_and_ingests_a_district() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("demo");
     let out = miaopi(&[
@@ -118,6 +118,8 @@ fn demo_generates_a_district_and_prints_every_resource() {
         "2000",
         "--pack",
         pack_dir().to_str().unwrap(),
+        "--home",
+        tmp.path().join("home").to_str().unwrap(),
     ]);
     let text = stdout(&out);
     assert!(
@@ -134,6 +136,143 @@ fn demo_generates_a_district_and_prints_every_resource() {
         assert!(text.contains(resource), "summary lacks {resource}:\n{text}");
     }
     assert!(text.contains("senior_allowance"), "{text}");
+    // The demo ingests what it generated: every file a new batch, nothing failed.
+    assert!(
+        text.contains("83 new batch(es), 0 resumed, 0 already ingested (unchanged), 0 failed"),
+        "{text}"
+    );
+    assert!(
+        tmp.path()
+            .join("home/lake/dwd/hukou_residents/_delta_log")
+            .is_dir()
+    );
     assert!(out_dir.join("manifest.json").is_file());
     assert!(out_dir.join("sources/police/hukou_residents.csv").is_file());
+}
+
+/// Rows of a lake table as CSV text, for comparing two state directories.
+fn table_csv(home: &Path, sql: &str) -> String {
+    let out = miaopi(&[
+        "sql",
+        "--home",
+        home.to_str().unwrap(),
+        "--format",
+        "csv",
+        sql,
+    ]);
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout(&out)
+}
+
+#[test]
+fn ingest_killed_with_sigkill_then_rerun_equals_an_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let district = tmp.path().join("district");
+    let pack = pack_dir();
+    let out = miaopi(&[
+        "synth",
+        "--out",
+        district.to_str().unwrap(),
+        "--people",
+        "3000",
+        "--insurance-months",
+        "6",
+        "--pack",
+        pack.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sources = district.join("sources");
+    let ingest = |home: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_miaopi"))
+            .args([
+                "ingest",
+                "--home",
+                home.to_str().unwrap(),
+                "--pack",
+                pack.to_str().unwrap(),
+            ])
+            .arg(&sources)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+
+    let reference = tmp.path().join("reference");
+    assert!(ingest(&reference).wait().unwrap().success());
+
+    // Kill the ingest at growing delays, so the kills land at different points: inside a
+    // batch, between a batch's tables, between batches.
+    let crashed = tmp.path().join("crashed");
+    let mut killed = 0;
+    for delay_ms in [300u64, 700, 1200, 1800, 2600, 3500] {
+        let mut child = ingest(&crashed);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL on Unix
+            killed += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(
+        killed > 0,
+        "no run was interrupted; the test proves nothing"
+    );
+    assert!(
+        ingest(&crashed).wait().unwrap().success(),
+        "the run after the kills must finish"
+    );
+
+    for (table, key) in [
+        (
+            "ods.social_insurance_contributions",
+            "resident_id, employer_uscc, insurance_type, contribution_month",
+        ),
+        (
+            "dwd.social_insurance_contributions",
+            "resident_id, employer_uscc, insurance_type, contribution_month, contribution_base, resident_id_key_status",
+        ),
+        (
+            "quarantine.social_insurance_contributions",
+            "reason_codes, raw",
+        ),
+        (
+            "dwd.hukou_residents",
+            "resident_id, name, birth_date, fixes",
+        ),
+        (
+            "dwd.marriage_registrations",
+            "registration_no, husband_id, wife_id, registered_on",
+        ),
+        ("quarantine.residence_registrations", "reason_codes, raw"),
+    ] {
+        let sql = format!(
+            "SELECT batch_id, source_file, line, record, {key} FROM {table} ORDER BY batch_id, record"
+        );
+        let a = table_csv(&reference, &sql);
+        let b = table_csv(&crashed, &sql);
+        assert_eq!(
+            a.lines().count(),
+            b.lines().count(),
+            "{table}: row counts differ after the kills"
+        );
+        assert!(a == b, "{table}: rows differ after the kills");
+    }
+    let dupes = table_csv(
+        &crashed,
+        "SELECT count(*) - count(DISTINCT batch_id || ':' || CAST(record AS VARCHAR)) FROM ods.social_insurance_contributions",
+    );
+    assert_eq!(
+        dupes.lines().nth(1),
+        Some("0"),
+        "duplicated rows after the kills"
+    );
 }
