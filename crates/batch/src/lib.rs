@@ -4,11 +4,13 @@
 //! argument.
 
 pub mod discover;
+pub mod history;
 pub mod run;
 
 use std::path::PathBuf;
 
 pub use discover::{SourceFile, Unrecognised, discover, resource_for};
+pub use history::{history_view, history_views};
 pub use run::{BatchOutcome, BatchReport, Home, batch_id, ingest_file};
 
 #[derive(Debug, thiserror::Error)]

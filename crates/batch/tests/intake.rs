@@ -400,3 +400,79 @@ fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn a_changed_record_gets_a_new_version_and_as_of_returns_the_earlier_one() {
+    let rt = runtime();
+    rt.block_on(async {
+        let resource = pack().resource("hukou_residents").unwrap();
+        let std = Standardizer::new(pack(), resource).unwrap();
+        let home_dir = tempfile::tempdir().unwrap();
+        let home = Home::open(home_dir.path()).await.unwrap();
+        let views = miaopi_batch::history_views(pack());
+        let q = |sql: String| {
+            let (home, views) = (&home, &views);
+            async move {
+                let batches = home.lake.query_with_views(&sql, &AsOf::Latest, views).await.unwrap();
+                let mut out = Vec::new();
+                for b in &batches {
+                    // DataFusion may hand strings back as Utf8View: read every value as Utf8.
+                    let col = miaopi_lake::arrow::compute::cast(
+                        b.column(0),
+                        &miaopi_lake::arrow::datatypes::DataType::Utf8,
+                    )
+                    .unwrap();
+                    let col = col.as_any().downcast_ref::<StringArray>().unwrap();
+                    out.extend((0..col.len()).map(|r| col.value(r).to_string()));
+                }
+                out
+            }
+        };
+
+        // Month 1: the police's export as generated.
+        let v1 = district().join("sources/police/hukou_residents.csv");
+        ingest_file(&home, &std, resource, &v1, &ReadOptions::default(), &|_| {}).await.unwrap();
+        let between = chrono::Utc::now().to_rfc3339();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+
+        // Month 2: the same export, except that one person has moved house (a new 户籍 address).
+        let bytes = std::fs::read(&v1).unwrap();
+        let (text, _, _) = encoding_rs::GBK.decode(&bytes);
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        let target = lines[1];
+        let fields: Vec<&str> = target.split(',').collect();
+        let (id, old_address) = (fields[0].to_string(), fields[7].to_string());
+        let last = old_address.as_bytes()[old_address.len() - 1];
+        let other = if last == b'1' { '2' } else { '1' };
+        let new_address = format!("{}{other}", &old_address[..old_address.len() - 1]);
+        assert_ne!(old_address, new_address);
+        let changed = target.replacen(&old_address, &new_address, 1);
+        let month2_text = text.replacen(target, &changed, 1);
+        let dir = tempfile::tempdir().unwrap();
+        let v2 = dir.path().join("police/hukou_residents_202611.csv");
+        std::fs::create_dir_all(v2.parent().unwrap()).unwrap();
+        std::fs::write(&v2, encoding_rs::GBK.encode(&month2_text).0).unwrap();
+        let r = ingest_file(&home, &std, resource, &v2, &ReadOptions::default(), &|_| {}).await.unwrap();
+        assert_eq!(r.outcome, BatchOutcome::Committed, "a changed file is a new batch");
+
+        // dwd holds both exports; the history holds two versions of the changed record only.
+        let versions = q(format!("SELECT count(*) FROM hist.hukou_residents WHERE resident_id = '{id}'")).await;
+        assert_eq!(versions, vec!["2".to_string()]);
+        let unchanged = q(format!(
+            "SELECT count(*) FROM hist.hukou_residents WHERE resident_id <> '{id}' AND valid_to IS NOT NULL"
+        ))
+        .await;
+        assert_eq!(unchanged, vec!["0".to_string()], "re-sent unchanged records are not new versions");
+
+        // As of a time between the two exports, the record is at its old address; now, the new.
+        let as_of = |t: &str| {
+            format!(
+                "SELECT address_code FROM hist.hukou_residents WHERE resident_id = '{id}' \
+                 AND valid_from <= TIMESTAMP '{t}' AND (valid_to IS NULL OR valid_to > TIMESTAMP '{t}')"
+            )
+        };
+        assert_eq!(q(as_of(&between)).await, vec![old_address]);
+        let now = chrono::Utc::now().to_rfc3339();
+        assert_eq!(q(as_of(&now)).await, vec![new_address]);
+    });
+}

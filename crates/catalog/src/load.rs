@@ -666,6 +666,23 @@ impl Loader {
         let code = r.code.as_str();
         let at = |key: &str| Loc::resource(code, Some(outline.line_of(key)));
         let stem = file_stem(path);
+        for k in &r.key {
+            if r.field(k).is_none() {
+                self.err(
+                    path,
+                    at("key"),
+                    format!("key field \"{k}\" is not a field of the resource"),
+                );
+            }
+        }
+        if r.key.len()
+            != r.key
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        {
+            self.err(path, at("key"), "key lists a field twice");
+        }
         if !is_slug(code) {
             self.err(path, at("code"), "code must be snake_case ASCII");
         }

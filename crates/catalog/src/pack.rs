@@ -252,6 +252,11 @@ pub struct Resource {
     pub encoding: Option<TextEncoding>,
     /// Glob of the file names this resource arrives as (`hukou_residents*.csv`).
     pub files: String,
+    /// 记录主键: the fields that identify one record across batches (`["resident_id"]`), so
+    /// that a changed record becomes a new version of the same record. Empty: every row is
+    /// its own record (events such as monthly contributions).
+    #[serde(default)]
+    pub key: Vec<String>,
     /// 信息项, in column order.
     #[serde(rename = "field", default)]
     pub fields: Vec<Field>,

@@ -707,3 +707,18 @@ fn pack_path_that_is_a_file() {
         "pack.toml: pack path is not a directory"
     );
 }
+
+#[test]
+fn record_key_must_name_fields_once() {
+    let b = Broken::new();
+    b.edit(
+        HUKOU,
+        "key = [\"resident_id\"]",
+        "key = [\"resident_idd\", \"name\", \"name\"]",
+    );
+    let line = b.line(HUKOU, "key = ");
+    b.assert_errors(&[
+        format!("futian/{HUKOU}:{line}: resource hukou_residents: key field \"resident_idd\" is not a field of the resource"),
+        format!("futian/{HUKOU}:{line}: resource hukou_residents: key lists a field twice"),
+    ]);
+}

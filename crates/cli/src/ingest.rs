@@ -288,6 +288,7 @@ pub async fn quality(pack: &Pack, home_dir: &Path, json: bool) -> Result<ExitCod
 }
 
 pub async fn sql(
+    pack: &Pack,
     home_dir: &Path,
     query: &str,
     format: SqlFormat,
@@ -304,7 +305,8 @@ pub async fn sql(
         Some(ts) => AsOf::Timestamp(ts),
         None => AsOf::Latest,
     };
-    let batches = lake.query(query, &as_of).await?;
+    let views = miaopi_batch::history_views(pack);
+    let batches = lake.query_with_views(query, &as_of, &views).await?;
     match format {
         SqlFormat::Table => {
             let text =

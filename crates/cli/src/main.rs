@@ -79,6 +79,8 @@ enum Command {
         as_of: Option<String>,
         #[command(flatten)]
         home: HomeArg,
+        #[command(flatten)]
+        pack: PackArg,
     },
 }
 
@@ -194,7 +196,11 @@ fn run() -> Result<ExitCode> {
             format,
             as_of,
             home,
-        } => runtime()?.block_on(ingest::sql(&home.dir(), &query, format, as_of)),
+            pack,
+        } => {
+            let pack = load_pack(&resolve_pack(pack.pack))?;
+            runtime()?.block_on(ingest::sql(&pack, &home.dir(), &query, format, as_of))
+        }
         Command::Demo {
             out,
             people,
@@ -233,6 +239,7 @@ fn run() -> Result<ExitCode> {
             println!("\n== 4/4 数据质量 quality, and a query");
             rt.block_on(ingest::quality(&pack, &home_dir, false))?;
             rt.block_on(ingest::sql(
+                &pack,
                 &home_dir,
                 "SELECT reason_codes AS 隔离原因, count(*) AS 行数 FROM quarantine.hukou_residents GROUP BY reason_codes ORDER BY 2 DESC",
                 SqlFormat::Table,

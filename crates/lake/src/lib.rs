@@ -282,7 +282,40 @@ impl Lake {
 
     /// Runs one SQL query and collects the result.
     pub async fn query(&self, sql: &str, as_of: &AsOf) -> Result<Vec<RecordBatch>, LakeError> {
+        self.query_with_views(sql, as_of, &[]).await
+    }
+
+    /// Like [`Lake::query`], with views (`schema.name`, `SELECT …`) defined first — e.g. the
+    /// record-history views built from the catalogue. A view over a table that does not exist
+    /// (yet, or at `as_of`) is left out.
+    pub async fn query_with_views(
+        &self,
+        sql: &str,
+        as_of: &AsOf,
+        views: &[(String, String)],
+    ) -> Result<Vec<RecordBatch>, LakeError> {
         let ctx = self.session(as_of).await?;
+        let catalog = ctx
+            .catalog("datafusion")
+            .ok_or_else(|| LakeError::Sql("the default catalog is missing".into()))?;
+        for (name, body) in views {
+            if let Some((schema, _)) = name.split_once('.')
+                && catalog.schema(schema).is_none()
+            {
+                catalog
+                    .register_schema(schema, Arc::new(MemorySchemaProvider::new()))
+                    .map_err(|e| LakeError::Sql(e.to_string()))?;
+            }
+            let Ok(plan) = ctx.state().create_logical_plan(body).await else {
+                continue; // its table is absent
+            };
+            let view = deltalake::datafusion::datasource::ViewTable::new(plan, Some(body.clone()));
+            ctx.register_table(
+                deltalake::datafusion::common::TableReference::from(name.as_str()),
+                Arc::new(view),
+            )
+            .map_err(|e| LakeError::Sql(format!("view {name}: {e}")))?;
+        }
         // Read-only: no DDL, no DML (Delta providers accept INSERT), no SET/transactions.
         let options = deltalake::datafusion::execution::context::SQLOptions::new()
             .with_allow_ddl(false)
