@@ -666,7 +666,8 @@ impl Loader {
         let code = r.code.as_str();
         let at = |key: &str| Loc::resource(code, Some(outline.line_of(key)));
         let stem = file_stem(path);
-        for k in &r.key {
+        // Without fields every key would be unknown; "no [[field]]" is the one error to report.
+        for k in r.key.iter().filter(|_| !r.fields.is_empty()) {
             if r.field(k).is_none() {
                 self.err(
                     path,
