@@ -74,6 +74,18 @@ fn truth_noise(source: &Path) -> BTreeMap<u64, Vec<String>> {
         .collect()
 }
 
+/// Ingests one file with default options, panicking on error (tests only).
+async fn ingest_one(
+    home: &Home,
+    std: &Standardizer,
+    resource: &miaopi_catalog::Resource,
+    path: &Path,
+) -> miaopi_batch::BatchReport {
+    ingest_file(home, std, resource, path, &ReadOptions::default(), &|_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 async fn ingest_all(home: &Home) -> Vec<(PathBuf, miaopi_batch::BatchReport)> {
     let (files, unrecognised) = miaopi_batch::discover(pack(), &[district().join("sources")]);
     assert!(unrecognised.is_empty(), "{unrecognised:?}");
@@ -243,16 +255,7 @@ fn re_ingesting_changes_nothing() {
         std::fs::copy(district().join("sources/police/hukou_residents.csv"), &copy).unwrap();
         let resource = pack().resource("hukou_residents").unwrap();
         let std = Standardizer::new(pack(), resource).unwrap();
-        let r = ingest_file(
-            &home,
-            &std,
-            resource,
-            &copy,
-            &ReadOptions::default(),
-            &|_| {},
-        )
-        .await
-        .unwrap();
+        let r = ingest_one(&home, &std, resource, &copy).await;
         assert_eq!(r.outcome, BatchOutcome::AlreadyIngested);
     });
 }
@@ -268,16 +271,7 @@ fn a_batch_interrupted_between_tables_completes_exactly() {
         // Reference: an uninterrupted run.
         let ref_dir = tempfile::tempdir().unwrap();
         let reference = Home::open(ref_dir.path()).await.unwrap();
-        ingest_file(
-            &reference,
-            &std,
-            resource,
-            &file,
-            &ReadOptions::default(),
-            &|_| {},
-        )
-        .await
-        .unwrap();
+        ingest_one(&reference, &std, resource, &file).await;
 
         // Interrupted: a full run into a scratch home gives the rows; copy only the ods table
         // and the "started" meta record into the crashed home, as if killed after the first
@@ -312,16 +306,7 @@ fn a_batch_interrupted_between_tables_completes_exactly() {
             })
             .await
             .unwrap();
-        ingest_file(
-            &scratch,
-            &std,
-            resource,
-            &file,
-            &ReadOptions::default(),
-            &|_| {},
-        )
-        .await
-        .unwrap();
+        ingest_one(&scratch, &std, resource, &file).await;
         copy_tree(
             &scratch.lake.table_dir(Layer::Ods, "hukou_residents"),
             &crashed.lake.table_dir(Layer::Ods, "hukou_residents"),
@@ -346,16 +331,7 @@ fn a_batch_interrupted_between_tables_completes_exactly() {
         );
 
         // Running the file again completes the batch without duplicating the ods rows.
-        let r = ingest_file(
-            &crashed,
-            &std,
-            resource,
-            &file,
-            &ReadOptions::default(),
-            &|_| {},
-        )
-        .await
-        .unwrap();
+        let r = ingest_one(&crashed, &std, resource, &file).await;
         assert_eq!(r.outcome, BatchOutcome::Resumed);
         assert_eq!(
             crashed.meta.batch(&batch).await.unwrap().unwrap().state,
@@ -431,7 +407,7 @@ fn a_changed_record_gets_a_new_version_and_as_of_returns_the_earlier_one() {
 
         // Month 1: the police's export as generated.
         let v1 = district().join("sources/police/hukou_residents.csv");
-        ingest_file(&home, &std, resource, &v1, &ReadOptions::default(), &|_| {}).await.unwrap();
+        ingest_one(&home, &std, resource, &v1).await;
         let between = chrono::Utc::now().to_rfc3339();
         std::thread::sleep(std::time::Duration::from_millis(20));
 
@@ -452,7 +428,7 @@ fn a_changed_record_gets_a_new_version_and_as_of_returns_the_earlier_one() {
         let v2 = dir.path().join("police/hukou_residents_202611.csv");
         std::fs::create_dir_all(v2.parent().unwrap()).unwrap();
         std::fs::write(&v2, encoding_rs::GBK.encode(&month2_text).0).unwrap();
-        let r = ingest_file(&home, &std, resource, &v2, &ReadOptions::default(), &|_| {}).await.unwrap();
+        let r = ingest_one(&home, &std, resource, &v2).await;
         assert_eq!(r.outcome, BatchOutcome::Committed, "a changed file is a new batch");
 
         // dwd holds both exports; the history holds two versions of the changed record only.
