@@ -279,33 +279,19 @@ fn a_batch_interrupted_between_tables_completes_exactly() {
         let crashed_dir = tempfile::tempdir().unwrap();
         let crashed = Home::open(crashed_dir.path()).await.unwrap();
         let (batch, bytes) = miaopi_batch::batch_id(&resource.code, &file).unwrap();
-        let first_start = "2026-11-28T08:00:00.000000Z".to_string();
-        crashed
-            .meta
-            .start_batch(&miaopi_meta::BatchStart {
-                batch_id: batch.clone(),
-                resource: resource.code.clone(),
-                unit: resource.unit.clone(),
-                source_file: file.to_string_lossy().into_owned(),
-                file_bytes: bytes,
-                started_at: first_start.clone(),
-            })
-            .await
-            .unwrap();
+        // Both homes record the same first start, as a run killed after it would have.
+        let start = miaopi_meta::BatchStart {
+            batch_id: batch.clone(),
+            resource: resource.code.clone(),
+            unit: resource.unit.clone(),
+            source_file: file.to_string_lossy().into_owned(),
+            file_bytes: bytes,
+            started_at: "2026-11-28T08:00:00.000000Z".to_string(),
+        };
+        crashed.meta.start_batch(&start).await.unwrap();
         let scratch_dir = tempfile::tempdir().unwrap();
         let scratch = Home::open(scratch_dir.path()).await.unwrap();
-        scratch
-            .meta
-            .start_batch(&miaopi_meta::BatchStart {
-                batch_id: batch.clone(),
-                resource: resource.code.clone(),
-                unit: resource.unit.clone(),
-                source_file: file.to_string_lossy().into_owned(),
-                file_bytes: bytes,
-                started_at: first_start.clone(),
-            })
-            .await
-            .unwrap();
+        scratch.meta.start_batch(&start).await.unwrap();
         ingest_one(&scratch, &std, resource, &file).await;
         copy_tree(
             &scratch.lake.table_dir(Layer::Ods, "hukou_residents"),
