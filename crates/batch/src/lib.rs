@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 pub use discover::{SourceFile, Unrecognised, discover, resource_for};
 pub use history::{history_view, history_views};
-pub use run::{BatchOutcome, BatchReport, Home, batch_id, ingest_file};
+pub use run::{BatchOutcome, BatchReport, FileProgress, Home, batch_id, ingest_file};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {

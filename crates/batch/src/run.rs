@@ -21,7 +21,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType as ArrowType, Field as ArrowField, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, NaiveDate, Utc};
 use miaopi_catalog::{DataType, Resource};
-use miaopi_ingest::{Outcome, RawValue, ReadItem, ReadOptions, Standardizer, Value};
+use miaopi_ingest::{Outcome, ProgressUnit, RawValue, ReadItem, ReadOptions, Standardizer, Value};
 use miaopi_lake::{AppendOutcome, Lake, Layer};
 use miaopi_meta::{BatchFinish, BatchStart, BatchState, MetaStore, SqliteMeta};
 use sha2::{Digest, Sha256};
@@ -323,9 +323,6 @@ struct Layers {
     ods_rows: usize,
     dwd_rows: usize,
     q_rows: usize,
-    ods_out: Vec<RecordBatch>,
-    dwd_out: Vec<RecordBatch>,
-    q_out: Vec<RecordBatch>,
     schemas: (SchemaRef, SchemaRef, SchemaRef),
     key_count: usize,
 }
@@ -351,9 +348,6 @@ impl Layers {
             ods_rows: 0,
             dwd_rows: 0,
             q_rows: 0,
-            ods_out: Vec::new(),
-            dwd_out: Vec::new(),
-            q_out: Vec::new(),
             schemas: (
                 ods_schema(resource),
                 dwd_schema(resource),
@@ -363,8 +357,10 @@ impl Layers {
         })
     }
 
-    fn flush(&mut self, force: bool) -> Result<(), BatchError> {
+    /// The chunks that are full (or, with `force`, every non-empty one), ready for the lake.
+    fn flush(&mut self, force: bool) -> Result<Vec<(Layer, RecordBatch)>, BatchError> {
         let arrow = |e: arrow_schema::ArrowError| BatchError::Arrow(e.to_string());
+        let mut out = Vec::new();
         if self.ods_rows > 0 && (force || self.ods_rows >= ROWS_PER_CHUNK) {
             let mut cols = self.ods_lineage.finish();
             cols.extend(
@@ -372,8 +368,10 @@ impl Layers {
                     .iter_mut()
                     .map(|b| Arc::new(b.finish()) as ArrayRef),
             );
-            self.ods_out
-                .push(RecordBatch::try_new(self.schemas.0.clone(), cols).map_err(arrow)?);
+            out.push((
+                Layer::Ods,
+                RecordBatch::try_new(self.schemas.0.clone(), cols).map_err(arrow)?,
+            ));
             self.ods_rows = 0;
         }
         if self.dwd_rows > 0 && (force || self.dwd_rows >= ROWS_PER_CHUNK) {
@@ -385,8 +383,10 @@ impl Layers {
                     .map(|b| Arc::new(b.finish()) as ArrayRef),
             );
             cols.push(Arc::new(self.dwd_fixes.finish()));
-            self.dwd_out
-                .push(RecordBatch::try_new(self.schemas.1.clone(), cols).map_err(arrow)?);
+            out.push((
+                Layer::Dwd,
+                RecordBatch::try_new(self.schemas.1.clone(), cols).map_err(arrow)?,
+            ));
             self.dwd_rows = 0;
         }
         if self.q_rows > 0 && (force || self.q_rows >= ROWS_PER_CHUNK) {
@@ -394,11 +394,13 @@ impl Layers {
             cols.push(Arc::new(self.q_raw.finish()));
             cols.push(Arc::new(self.q_codes.finish()));
             cols.push(Arc::new(self.q_zh.finish()));
-            self.q_out
-                .push(RecordBatch::try_new(self.schemas.2.clone(), cols).map_err(arrow)?);
+            out.push((
+                Layer::Quarantine,
+                RecordBatch::try_new(self.schemas.2.clone(), cols).map_err(arrow)?,
+            ));
             self.q_rows = 0;
         }
-        Ok(())
+        Ok(out)
     }
 
     fn quarantine(
@@ -421,68 +423,72 @@ impl Layers {
 /// Per-field counts over accepted rows: (filled, fixed).
 type FieldStats = Vec<(u64, u64)>;
 
-/// Runs one file as one batch.
-pub async fn ingest_file(
-    home: &Home,
-    standardizer: &Standardizer,
-    resource: &Resource,
-    path: &Path,
-    read_options: &ReadOptions,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<BatchReport, BatchError> {
-    let (batch_id, file_bytes) = batch_id(&resource.code, path)?;
-    let source_file = path.to_string_lossy().into_owned();
-    if let Some(done) = home.meta.batch(&batch_id).await?
-        && done.state == BatchState::Committed
-    {
-        let reasons = home.meta.batch_reasons(&batch_id).await?;
-        return Ok(BatchReport {
-            batch_id,
-            resource: resource.code.clone(),
-            unit: resource.unit.clone(),
-            source_file,
-            outcome: BatchOutcome::AlreadyIngested,
-            encoding: done.encoding.unwrap_or_default(),
-            rows_read: done.rows_read.unwrap_or(0),
-            rows_accepted: done.rows_accepted.unwrap_or(0),
-            rows_quarantined: done.rows_quarantined.unwrap_or(0),
-            fixes: done.fixes.unwrap_or(0),
-            reasons: reasons.into_iter().collect(),
-            read_ms: 0,
-            write_ms: 0,
-        });
-    }
-    // A file that cannot be read at all fails here, before anything is recorded.
-    let reader = miaopi_ingest::open(path, resource, read_options)?;
-    let encoding = reader.encoding().to_string();
+/// How far one file's batch has come, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileProgress {
+    pub rows_read: u64,
+    /// `done` of `total` in the reader's unit (bytes of a text file, rows of XLSX/Parquet).
+    pub done: u64,
+    pub total: u64,
+    pub unit: ProgressUnit,
+}
 
-    let newly_started = home
-        .meta
-        .start_batch(&BatchStart {
-            batch_id: batch_id.clone(),
-            resource: resource.code.clone(),
-            unit: resource.unit.clone(),
-            source_file: source_file.clone(),
-            file_bytes,
-            started_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        })
-        .await?;
-    let started = home.meta.batch(&batch_id).await?.ok_or_else(|| {
-        BatchError::Arrow(format!("batch {batch_id} vanished from the meta store"))
-    })?;
-    let resumed = !newly_started;
-    let ingested_at_us = DateTime::parse_from_rfc3339(&started.started_at)
-        .map(|d| d.timestamp_micros())
-        .unwrap_or(0);
+/// What the reading thread sends to the writing task.
+enum Produced {
+    Chunk(Layer, RecordBatch),
+    Progress(FileProgress),
+    Done(Box<ProducerSummary>),
+}
+
+struct ProducerSummary {
+    read: u64,
+    accepted: u64,
+    quarantined: u64,
+    fixes_total: u64,
+    reasons: BTreeMap<String, u64>,
+    stats: FieldStats,
+    read_ms: u64,
+}
+
+/// Chunks in flight between the reading thread and the lake writer: enough to keep both busy,
+/// few enough that a batch's memory stays a handful of chunks whatever the file's size.
+const CHANNEL_CHUNKS: usize = 6;
+/// Records between progress reports.
+const PROGRESS_EVERY_ROWS: u64 = 8192;
+
+/// Owned inputs of the reading thread.
+struct ProducerInput {
+    standardizer: Arc<Standardizer>,
+    resource: Resource,
+    reader: miaopi_ingest::Reader,
+    batch_id: String,
+    source_file: String,
+    ingested_at_us: i64,
+}
+
+/// Reads, standardises and builds Arrow chunks on a blocking thread, sending them on as they
+/// fill. Returns early (dropping the rest) if the writer has gone away.
+fn produce(
+    input: ProducerInput,
+    tx: &tokio::sync::mpsc::Sender<Result<Produced, BatchError>>,
+) -> Result<(), BatchError> {
+    let ProducerInput {
+        standardizer,
+        resource,
+        mut reader,
+        batch_id,
+        source_file,
+        ingested_at_us,
+    } = input;
     let lineage = Lineage {
         batch_id: &batch_id,
         unit: &resource.unit,
         file: &source_file,
         ingested_at_us,
     };
-
+    let send = |item: Produced| tx.blocking_send(Ok(item)).is_ok();
     let read_started = Instant::now();
-    let mut layers = Layers::new(resource)?;
+    let mut layers = Layers::new(&resource)?;
     let mut stats: FieldStats = vec![(0, 0); resource.fields.len()];
     let field_index: BTreeMap<&str, usize> = resource
         .fields
@@ -492,7 +498,7 @@ pub async fn ingest_file(
         .collect();
     let (mut read, mut accepted, mut quarantined, mut fixes_total) = (0u64, 0u64, 0u64, 0u64);
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
-    for item in reader {
+    while let Some(item) = reader.next() {
         let item = item?;
         read += 1;
         match item {
@@ -513,10 +519,7 @@ pub async fn ingest_file(
                 // ods: every readable record, as received.
                 layers.ods_lineage.push(&lineage, rec.line, rec.record);
                 for (b, v) in layers.ods_fields.iter_mut().zip(&rec.values) {
-                    match raw_text(v) {
-                        Some(s) => b.append_value(s),
-                        None => b.append_null(),
-                    }
+                    append_raw(b, v);
                 }
                 layers.ods_rows += 1;
                 match standardizer.standardize(&rec) {
@@ -576,36 +579,192 @@ pub async fn ingest_file(
                 }
             }
         }
-        if read % 8192 == 0 {
-            progress(8192);
-            layers.flush(false)?;
+        if read % PROGRESS_EVERY_ROWS == 0 {
+            for (layer, chunk) in layers.flush(false)? {
+                if !send(Produced::Chunk(layer, chunk)) {
+                    return Ok(());
+                }
+            }
+            let p = reader.progress();
+            if !send(Produced::Progress(FileProgress {
+                rows_read: read,
+                done: p.done,
+                total: p.total,
+                unit: p.unit,
+            })) {
+                return Ok(());
+            }
         }
     }
-    progress(read % 8192);
-    layers.flush(true)?;
+    for (layer, chunk) in layers.flush(true)? {
+        if !send(Produced::Chunk(layer, chunk)) {
+            return Ok(());
+        }
+    }
+    let p = reader.progress();
+    send(Produced::Progress(FileProgress {
+        rows_read: read,
+        done: p.total,
+        total: p.total,
+        unit: p.unit,
+    }));
     // Nothing is lost: every record read is accepted or quarantined.
     assert_eq!(read, accepted + quarantined, "intake must reconcile");
-    let read_ms = read_started.elapsed().as_millis() as u64;
+    send(Produced::Done(Box::new(ProducerSummary {
+        read,
+        accepted,
+        quarantined,
+        fixes_total,
+        reasons,
+        stats,
+        read_ms: read_started.elapsed().as_millis() as u64,
+    })));
+    Ok(())
+}
 
-    let write_started = Instant::now();
-    let (ods_schema, dwd_schema, q_schema) = layers.schemas.clone();
-    let mut any_present = false;
-    for (layer, schema, batches) in [
-        (Layer::Ods, ods_schema, std::mem::take(&mut layers.ods_out)),
-        (Layer::Dwd, dwd_schema, std::mem::take(&mut layers.dwd_out)),
-        (
-            Layer::Quarantine,
-            q_schema,
-            std::mem::take(&mut layers.q_out),
-        ),
-    ] {
-        let outcome = home
-            .lake
-            .append(layer, &resource.code, schema, batches, &batch_id)
-            .await?;
-        any_present |= outcome == AppendOutcome::AlreadyPresent;
+fn append_raw(b: &mut StringBuilder, v: &RawValue) {
+    match v {
+        RawValue::Null => b.append_null(),
+        RawValue::Text(s) => b.append_value(s),
+        other => match raw_text(other) {
+            Some(s) => b.append_value(s),
+            None => b.append_null(),
+        },
     }
-    let write_ms = write_started.elapsed().as_millis() as u64;
+}
+
+/// Runs one file as one batch.
+///
+/// A blocking thread reads and standardises the file into Arrow chunks; this task streams them
+/// into the three tables' pending files and commits each table once at the end. Memory stays
+/// bounded by a few chunks and the Parquet writers' buffers, whatever the file's size.
+pub async fn ingest_file(
+    home: &Home,
+    standardizer: &Arc<Standardizer>,
+    resource: &Resource,
+    path: &Path,
+    read_options: &ReadOptions,
+    progress: &(dyn Fn(FileProgress) + Sync),
+) -> Result<BatchReport, BatchError> {
+    let (batch_id, file_bytes) = batch_id(&resource.code, path)?;
+    let source_file = path.to_string_lossy().into_owned();
+    if let Some(done) = home.meta.batch(&batch_id).await?
+        && done.state == BatchState::Committed
+    {
+        let reasons = home.meta.batch_reasons(&batch_id).await?;
+        return Ok(BatchReport {
+            batch_id,
+            resource: resource.code.clone(),
+            unit: resource.unit.clone(),
+            source_file,
+            outcome: BatchOutcome::AlreadyIngested,
+            encoding: done.encoding.unwrap_or_default(),
+            rows_read: done.rows_read.unwrap_or(0),
+            rows_accepted: done.rows_accepted.unwrap_or(0),
+            rows_quarantined: done.rows_quarantined.unwrap_or(0),
+            fixes: done.fixes.unwrap_or(0),
+            reasons: reasons.into_iter().collect(),
+            read_ms: 0,
+            write_ms: 0,
+        });
+    }
+    // A file that cannot be read at all fails here, before anything is recorded.
+    let reader = miaopi_ingest::open(path, resource, read_options)?;
+    let encoding = reader.encoding().to_string();
+
+    let newly_started = home
+        .meta
+        .start_batch(&BatchStart {
+            batch_id: batch_id.clone(),
+            resource: resource.code.clone(),
+            unit: resource.unit.clone(),
+            source_file: source_file.clone(),
+            file_bytes,
+            started_at: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        })
+        .await?;
+    let started = home.meta.batch(&batch_id).await?.ok_or_else(|| {
+        BatchError::Arrow(format!("batch {batch_id} vanished from the meta store"))
+    })?;
+    let resumed = !newly_started;
+    let ingested_at_us = DateTime::parse_from_rfc3339(&started.started_at)
+        .map(|d| d.timestamp_micros())
+        .unwrap_or(0);
+
+    // One appender per layer; `None` where an interrupted earlier run already committed it.
+    let (ods_schema, dwd_schema, q_schema) = (
+        ods_schema(resource),
+        dwd_schema(resource),
+        quarantine_schema(),
+    );
+    let mut appenders = Vec::with_capacity(3);
+    let mut any_present = false;
+    for (layer, schema) in [
+        (Layer::Ods, ods_schema),
+        (Layer::Dwd, dwd_schema),
+        (Layer::Quarantine, q_schema),
+    ] {
+        let appender = home
+            .lake
+            .begin_append(layer, &resource.code, schema, &batch_id)
+            .await?;
+        any_present |= appender.is_none();
+        appenders.push((layer, appender));
+    }
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel(CHANNEL_CHUNKS);
+    let input = ProducerInput {
+        standardizer: Arc::clone(standardizer),
+        resource: resource.clone(),
+        reader,
+        batch_id: batch_id.clone(),
+        source_file: source_file.clone(),
+        ingested_at_us,
+    };
+    let producer = tokio::task::spawn_blocking(move || {
+        if let Err(e) = produce(input, &tx) {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let mut write_ms = 0u64;
+    let mut summary = None;
+    while let Some(item) = rx.recv().await {
+        match item? {
+            Produced::Chunk(layer, chunk) => {
+                let write_started = Instant::now();
+                if let Some((_, Some(appender))) = appenders.iter_mut().find(|(l, _)| *l == layer) {
+                    appender.write(chunk).await?;
+                }
+                write_ms += write_started.elapsed().as_millis() as u64;
+            }
+            Produced::Progress(p) => progress(p),
+            Produced::Done(s) => summary = Some(s),
+        }
+    }
+    producer
+        .await
+        .map_err(|e| BatchError::Arrow(format!("the reading thread failed: {e}")))?;
+    let summary = summary.ok_or_else(|| {
+        BatchError::Arrow("the reading thread stopped without finishing".to_string())
+    })?;
+    let write_started = Instant::now();
+    for (_, appender) in appenders {
+        if let Some(appender) = appender
+            && appender.commit().await? == AppendOutcome::AlreadyPresent
+        {
+            any_present = true;
+        }
+    }
+    write_ms += write_started.elapsed().as_millis() as u64;
+    let ProducerSummary {
+        read,
+        accepted,
+        quarantined,
+        fixes_total,
+        reasons,
+        stats,
+        read_ms,
+    } = *summary;
 
     home.meta
         .commit_batch(&BatchFinish {

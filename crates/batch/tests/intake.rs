@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use miaopi_batch::{BatchOutcome, Home, ingest_file};
 use miaopi_catalog::Pack;
@@ -77,7 +77,7 @@ fn truth_noise(source: &Path) -> BTreeMap<u64, Vec<String>> {
 /// Ingests one file with default options, panicking on error (tests only).
 async fn ingest_one(
     home: &Home,
-    std: &Standardizer,
+    std: &Arc<Standardizer>,
     resource: &miaopi_catalog::Resource,
     path: &Path,
 ) -> miaopi_batch::BatchReport {
@@ -91,7 +91,7 @@ async fn ingest_all(home: &Home) -> Vec<(PathBuf, miaopi_batch::BatchReport)> {
     assert!(unrecognised.is_empty(), "{unrecognised:?}");
     let mut out = Vec::new();
     for f in files {
-        let std = Standardizer::new(pack(), f.resource).unwrap();
+        let std = Arc::new(Standardizer::new(pack(), f.resource).unwrap());
         let report = ingest_file(
             home,
             &std,
@@ -254,7 +254,7 @@ fn re_ingesting_changes_nothing() {
         let copy = unit_dir.join("hukou_residents_copy.csv");
         std::fs::copy(district().join("sources/police/hukou_residents.csv"), &copy).unwrap();
         let resource = pack().resource("hukou_residents").unwrap();
-        let std = Standardizer::new(pack(), resource).unwrap();
+        let std = Arc::new(Standardizer::new(pack(), resource).unwrap());
         let r = ingest_one(&home, &std, resource, &copy).await;
         assert_eq!(r.outcome, BatchOutcome::AlreadyIngested);
     });
@@ -266,7 +266,7 @@ fn a_batch_interrupted_between_tables_completes_exactly() {
     rt.block_on(async {
         let resource = pack().resource("hukou_residents").unwrap();
         let file = district().join("sources/police/hukou_residents.csv");
-        let std = Standardizer::new(pack(), resource).unwrap();
+        let std = Arc::new(Standardizer::new(pack(), resource).unwrap());
 
         // Reference: an uninterrupted run.
         let ref_dir = tempfile::tempdir().unwrap();
@@ -368,7 +368,7 @@ fn a_changed_record_gets_a_new_version_and_as_of_returns_the_earlier_one() {
     let rt = runtime();
     rt.block_on(async {
         let resource = pack().resource("hukou_residents").unwrap();
-        let std = Standardizer::new(pack(), resource).unwrap();
+        let std = Arc::new(Standardizer::new(pack(), resource).unwrap());
         let home_dir = tempfile::tempdir().unwrap();
         let home = Home::open(home_dir.path()).await.unwrap();
         let views = miaopi_batch::history_views(pack());

@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use miaopi_batch::{BatchOutcome, BatchReport, Home};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use miaopi_batch::{BatchOutcome, BatchReport, FileProgress, Home};
 use miaopi_catalog::Pack;
 use miaopi_ingest::{ReadOptions, Standardizer};
 use miaopi_lake::AsOf;
@@ -30,10 +31,13 @@ pub async fn ingest(
     home_dir: &Path,
     paths: &[PathBuf],
     max_line_bytes: u64,
+    jobs: usize,
 ) -> Result<ExitCode> {
-    let home = Home::open(home_dir)
-        .await
-        .with_context(|| format!("opening the state directory {}", home_dir.display()))?;
+    let home = Arc::new(
+        Home::open(home_dir)
+            .await
+            .with_context(|| format!("opening the state directory {}", home_dir.display()))?,
+    );
     let (files, unrecognised) = miaopi_batch::discover(pack, paths);
     let mut failed = 0usize;
     for u in &unrecognised {
@@ -44,63 +48,113 @@ pub async fn ingest(
         max_line_bytes,
         ..ReadOptions::default()
     };
+    let jobs = if jobs == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        jobs
+    };
     let started = Instant::now();
     let mut by_resource: BTreeMap<String, Totals> = BTreeMap::new();
-    let mut standardizers: BTreeMap<String, Standardizer> = BTreeMap::new();
-    let (mut new_batches, mut skipped, mut resumed) = (0u64, 0u64, 0u64);
+    let mut standardizers: BTreeMap<String, Arc<Standardizer>> = BTreeMap::new();
     for file in &files {
-        let resource = file.resource;
-        if !standardizers.contains_key(&resource.code) {
-            let s = Standardizer::new(pack, resource)
-                .with_context(|| format!("preparing {}", resource.code))?;
-            standardizers.insert(resource.code.clone(), s);
-        }
-        let Some(standardizer) = standardizers.get(&resource.code) else {
-            continue;
-        };
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(4));
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        );
-        bar.set_message(file.path.display().to_string());
-        let progress = |n: u64| bar.inc(n);
-        let result = miaopi_batch::ingest_file(
-            &home,
-            standardizer,
-            resource,
-            &file.path,
-            &options,
-            &progress,
-        )
-        .await;
-        bar.finish_and_clear();
-        match result {
-            Ok(report) => {
-                match report.outcome {
-                    BatchOutcome::Committed => new_batches += 1,
-                    BatchOutcome::Resumed => resumed += 1,
-                    BatchOutcome::AlreadyIngested => skipped += 1,
-                }
-                print_file_line(&report);
-                if report.outcome != BatchOutcome::AlreadyIngested {
-                    let t = by_resource.entry(report.resource.clone()).or_default();
-                    t.files += 1;
-                    t.read += report.rows_read;
-                    t.accepted += report.rows_accepted;
-                    t.quarantined += report.rows_quarantined;
-                    t.fixes += report.fixes;
-                    for (k, v) in &report.reasons {
-                        *t.reasons.entry(k.clone()).or_default() += v;
-                    }
-                }
-            }
-            Err(e) => {
-                failed += 1;
-                eprintln!("error: {}: {} ({e})", file.path.display(), e.message_zh());
-            }
+        if !standardizers.contains_key(&file.resource.code) {
+            let s = Standardizer::new(pack, file.resource)
+                .with_context(|| format!("preparing {}", file.resource.code))?;
+            standardizers.insert(file.resource.code.clone(), Arc::new(s));
         }
     }
+    let (mut new_batches, mut skipped, mut resumed) = (0u64, 0u64, 0u64);
+    // Bars: one for the whole run (files), one per file being ingested (bytes or rows, with a
+    // total); hidden automatically when stderr is not a terminal.
+    let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4));
+    let overall = bars.add(ProgressBar::new(files.len() as u64));
+    overall.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} files, {elapsed_precise}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    overall.set_prefix("入湖 ingest");
+    let file_style =
+        ProgressStyle::with_template("  {prefix:40!} [{bar:30}] {percent:>3}% {msg} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    // Largest files first, so the last file to finish is a small one.
+    let mut queue: Vec<(PathBuf, &miaopi_catalog::Resource, u64)> = files
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::metadata(&f.path).map_or(0, |m| m.len());
+            (f.path.clone(), f.resource, bytes)
+        })
+        .collect();
+    queue.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    let limit = Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
+    let mut running = tokio::task::JoinSet::new();
+    for (path, resource, _) in queue {
+        let Some(standardizer) = standardizers.get(&resource.code).cloned() else {
+            continue;
+        };
+        let permit = Arc::clone(&limit)
+            .acquire_owned()
+            .await
+            .context("the job limiter closed")?;
+        let bar = bars.insert_before(&overall, ProgressBar::new(0));
+        bar.set_style(file_style.clone());
+        bar.set_prefix(short_name(&path));
+        let (home, resource, options) = (Arc::clone(&home), resource.clone(), options.clone());
+        running.spawn(async move {
+            let rows_started = Instant::now();
+            let progress = |p: FileProgress| {
+                bar.set_length(p.total);
+                bar.set_position(p.done);
+                let secs = rows_started.elapsed().as_secs_f64().max(1e-3);
+                bar.set_message(format!(
+                    "{} rows, {:.0} rows/s",
+                    p.rows_read,
+                    p.rows_read as f64 / secs
+                ));
+            };
+            let result = miaopi_batch::ingest_file(
+                &home,
+                &standardizer,
+                &resource,
+                &path,
+                &options,
+                &progress,
+            )
+            .await;
+            bar.finish_and_clear();
+            drop(permit);
+            (path, result)
+        });
+        // Report whatever has finished meanwhile, so lines appear as files complete.
+        while let Some(done) = running.try_join_next() {
+            let (path, result) = done.context("an ingest task failed")?;
+            overall.inc(1);
+            record_result(
+                &bars,
+                &path,
+                result,
+                &mut by_resource,
+                &mut failed,
+                &mut new_batches,
+                &mut resumed,
+                &mut skipped,
+            );
+        }
+    }
+    while let Some(done) = running.join_next().await {
+        let (path, result) = done.context("an ingest task failed")?;
+        overall.inc(1);
+        record_result(
+            &bars,
+            &path,
+            result,
+            &mut by_resource,
+            &mut failed,
+            &mut new_batches,
+            &mut resumed,
+            &mut skipped,
+        );
+    }
+    overall.finish_and_clear();
     let secs = started.elapsed().as_secs_f64().max(1e-6);
     println!(
         "\n{:<34} {:>6} {:>11} {:>11} {:>9} {:>9}  隔离原因 quarantine reasons",
@@ -143,6 +197,55 @@ pub async fn ingest(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The last two path components: enough to tell a unit's files apart on a progress bar.
+fn short_name(path: &Path) -> String {
+    let parts: Vec<String> = path
+        .iter()
+        .rev()
+        .take(2)
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    parts.into_iter().rev().collect::<Vec<_>>().join("/")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record_result(
+    bars: &MultiProgress,
+    path: &Path,
+    result: Result<BatchReport, miaopi_batch::BatchError>,
+    by_resource: &mut BTreeMap<String, Totals>,
+    failed: &mut usize,
+    new_batches: &mut u64,
+    resumed: &mut u64,
+    skipped: &mut u64,
+) {
+    match result {
+        Ok(report) => {
+            match report.outcome {
+                BatchOutcome::Committed => *new_batches += 1,
+                BatchOutcome::Resumed => *resumed += 1,
+                BatchOutcome::AlreadyIngested => *skipped += 1,
+            }
+            bars.suspend(|| print_file_line(&report));
+            if report.outcome != BatchOutcome::AlreadyIngested {
+                let t = by_resource.entry(report.resource.clone()).or_default();
+                t.files += 1;
+                t.read += report.rows_read;
+                t.accepted += report.rows_accepted;
+                t.quarantined += report.rows_quarantined;
+                t.fixes += report.fixes;
+                for (k, v) in &report.reasons {
+                    *t.reasons.entry(k.clone()).or_default() += v;
+                }
+            }
+        }
+        Err(e) => {
+            *failed += 1;
+            bars.suspend(|| eprintln!("error: {}: {} ({e})", path.display(), e.message_zh()));
+        }
+    }
 }
 
 fn print_file_line(r: &BatchReport) {

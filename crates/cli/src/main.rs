@@ -11,6 +11,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use miaopi_catalog::Pack;
 use miaopi_synth::{NoiseConfig, Progress, SynthConfig, SynthOutput};
 
+mod decide;
+mod entity;
 mod ingest;
 
 #[derive(Parser)]
@@ -27,7 +29,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// The end-to-end demo: check the catalogue, generate a district, ingest it into the lake,
-    /// show its quality and a query.
+    /// show its quality and a query, link it, and decide one 秒批 application.
     Demo {
         /// Where to write the generated district.
         #[arg(long, default_value = "demo-out")]
@@ -59,6 +61,9 @@ enum Command {
         /// Longest accepted line in bytes (longer lines are quarantined).
         #[arg(long, default_value_t = 1 << 20)]
         max_line_bytes: u64,
+        /// Files ingested at once (0 = one per core).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
     },
     /// Data quality per resource: rows, accepted, quarantined by reason, completeness.
     Quality {
@@ -81,6 +86,156 @@ enum Command {
         home: HomeArg,
         #[command(flatten)]
         pack: PackArg,
+    },
+    /// Link every ingested record to its person or legal person; build the base databases,
+    /// the knowledge graph and the entity index.
+    Link {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Link and write the lake tables, but do not rebuild the entity index.
+        #[arg(long)]
+        skip_index: bool,
+        #[command(flatten)]
+        home: HomeArg,
+        #[command(flatten)]
+        pack: PackArg,
+    },
+    /// A person's whole profile across all sources (一证通办), masked unless --unmasked.
+    Person {
+        /// Resident ID number (or the person's entity id).
+        id: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        unmasked: bool,
+        #[command(flatten)]
+        home: HomeArg,
+        #[command(flatten)]
+        pack: PackArg,
+    },
+    /// A legal person's whole profile across all sources.
+    Enterprise {
+        /// Unified social credit code (or the entity id).
+        uscc: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        unmasked: bool,
+        #[command(flatten)]
+        home: HomeArg,
+        #[command(flatten)]
+        pack: PackArg,
+    },
+    /// The knowledge graph around an entity (resident ID, credit code, address code, house id
+    /// or entity id), up to --depth hops.
+    Graph {
+        id: String,
+        #[arg(long, default_value_t = 1)]
+        depth: usize,
+        /// Show the shortest path (within --depth hops) to this entity instead.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        home: HomeArg,
+    },
+    /// 秒批 matter packages (事项包): list, run their test cases, render a service guide.
+    Matter {
+        #[command(subcommand)]
+        command: MatterCommand,
+    },
+    /// 秒批: decide an application from the platform's data; the receipt goes to the meta
+    /// store, an approval gets a signed electronic certificate.
+    Decide {
+        /// The matter code (see `miaopi matter list`), e.g. senior_allowance.
+        #[arg(long)]
+        matter: String,
+        /// The applicant's resident ID number (or unified social credit code).
+        #[arg(long)]
+        applicant: String,
+        /// The matter's form inputs as a JSON object (input name → value).
+        #[arg(long)]
+        form: Option<PathBuf>,
+        /// The application date, YYYY-MM-DD (default: today, Asia/Shanghai).
+        #[arg(long)]
+        date: Option<String>,
+        /// 告知承诺: a condition code the applicant commits to (repeatable).
+        #[arg(long = "commit", value_name = "CONDITION")]
+        commitments: Vec<String>,
+        /// 容缺: the applicant signs to bring missing materials by the deadline.
+        #[arg(long)]
+        accept_pending_materials: bool,
+        /// Print the receipt (and certificate path) as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        home: HomeArg,
+        #[command(flatten)]
+        pack: PackArg,
+    },
+    /// Re-evaluate a decision from its receipt alone (a receipt id in the meta store, or a
+    /// receipt JSON file); fails unless the result equals the original.
+    Replay {
+        /// Receipt id or file.
+        receipt: String,
+        #[command(flatten)]
+        home: HomeArg,
+        #[command(flatten)]
+        pack: PackArg,
+    },
+    /// Electronic certificates (电子证照).
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+    /// The generic linker: two CSV files of people and a comparison spec (see docs/linking.md).
+    LinkFiles {
+        #[arg(long)]
+        spec: PathBuf,
+        a: PathBuf,
+        b: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum MatterCommand {
+    /// Every matter package with its version, validity and hash.
+    List {
+        #[command(flatten)]
+        pack: PackArg,
+    },
+    /// Run the test cases of every package (or one matter's); fails on any failing case,
+    /// uncovered rule row or uncovered outcome.
+    Test {
+        code: Option<String>,
+        #[command(flatten)]
+        pack: PackArg,
+    },
+    /// The service guide (办事指南) of a matter, generated from its package (Markdown).
+    Guide {
+        code: String,
+        /// The version in force on this date (default: today).
+        #[arg(long)]
+        date: Option<String>,
+        #[command(flatten)]
+        pack: PackArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Verify a certificate file offline against the issuer's public key; fails on any change.
+    Verify {
+        file: PathBuf,
+        /// The directory holding sm2_public.hex (default: $HOME/keys of the state directory).
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        #[command(flatten)]
+        home: HomeArg,
     },
 }
 
@@ -111,6 +266,11 @@ impl HomeArg {
 enum CatalogCommand {
     /// Check a pack: every error names its file, resource and field.
     Check {
+        /// The pack directory (default: packs/futian).
+        pack: Option<PathBuf>,
+    },
+    /// Print the data model of the base databases (docs/data-model.md) as Markdown.
+    DataModel {
         /// The pack directory (default: packs/futian).
         pack: Option<PathBuf>,
     },
@@ -171,6 +331,13 @@ fn run() -> Result<ExitCode> {
         Command::Catalog {
             command: CatalogCommand::Check { pack },
         } => catalog_check(&resolve_pack(pack)),
+        Command::Catalog {
+            command: CatalogCommand::DataModel { pack },
+        } => {
+            let pack = load_pack(&resolve_pack(pack))?;
+            print!("{}", miaopi_entity::datamodel::render(&pack));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Synth(args) => {
             let pack = load_pack(&resolve_pack(args.pack.pack.clone()))?;
             let cfg = synth_config(&args)?;
@@ -183,9 +350,16 @@ fn run() -> Result<ExitCode> {
             home,
             pack,
             max_line_bytes,
+            jobs,
         } => {
             let pack = load_pack(&resolve_pack(pack.pack))?;
-            runtime()?.block_on(ingest::ingest(&pack, &home.dir(), &paths, max_line_bytes))
+            runtime()?.block_on(ingest::ingest(
+                &pack,
+                &home.dir(),
+                &paths,
+                max_line_bytes,
+                jobs,
+            ))
         }
         Command::Quality { json, home, pack } => {
             let pack = load_pack(&resolve_pack(pack.pack))?;
@@ -201,6 +375,101 @@ fn run() -> Result<ExitCode> {
             let pack = load_pack(&resolve_pack(pack.pack))?;
             runtime()?.block_on(ingest::sql(&pack, &home.dir(), &query, format, as_of))
         }
+        Command::Link {
+            json,
+            skip_index,
+            home,
+            pack,
+        } => {
+            let pack = load_pack(&resolve_pack(pack.pack))?;
+            runtime()?.block_on(entity::link(&pack, &home.dir(), skip_index, json))
+        }
+        Command::Person {
+            id,
+            json,
+            unmasked,
+            home,
+            pack,
+        } => {
+            let pack = load_pack(&resolve_pack(pack.pack))?;
+            entity::profile(&pack, &home.dir(), &id, json, unmasked, true)
+        }
+        Command::Enterprise {
+            uscc,
+            json,
+            unmasked,
+            home,
+            pack,
+        } => {
+            let pack = load_pack(&resolve_pack(pack.pack))?;
+            entity::profile(&pack, &home.dir(), &uscc, json, unmasked, false)
+        }
+        Command::Graph {
+            id,
+            depth,
+            to,
+            json,
+            home,
+        } => entity::graph(&home.dir(), &id, depth, to.as_deref(), json),
+        Command::LinkFiles { spec, a, b, out } => entity::link_files(&spec, &a, &b, &out),
+        Command::Matter { command } => match command {
+            MatterCommand::List { pack } => {
+                let dir = resolve_pack(pack.pack);
+                decide::matter_list(&dir, &load_pack(&dir)?)
+            }
+            MatterCommand::Test { code, pack } => {
+                let dir = resolve_pack(pack.pack);
+                decide::matter_test(&dir, &load_pack(&dir)?, code.as_deref())
+            }
+            MatterCommand::Guide { code, date, pack } => {
+                let dir = resolve_pack(pack.pack);
+                decide::matter_guide(&dir, &load_pack(&dir)?, &code, date.as_deref())?;
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Command::Decide {
+            matter,
+            applicant,
+            form,
+            date,
+            commitments,
+            accept_pending_materials,
+            json,
+            home,
+            pack,
+        } => {
+            let dir = resolve_pack(pack.pack);
+            let pack = load_pack(&dir)?;
+            runtime()?.block_on(decide::decide(
+                &dir,
+                &pack,
+                &home.dir(),
+                &decide::DecideArgs {
+                    matter: &matter,
+                    applicant: &applicant,
+                    form: form.as_deref(),
+                    date: date.as_deref(),
+                    commitments: &commitments,
+                    accept_pending_materials,
+                    json,
+                },
+            ))
+        }
+        Command::Replay {
+            receipt,
+            home,
+            pack,
+        } => {
+            let dir = resolve_pack(pack.pack);
+            let pack = load_pack(&dir)?;
+            runtime()?.block_on(decide::replay(&dir, &pack, &home.dir(), &receipt))
+        }
+        Command::Cert {
+            command: CertCommand::Verify { file, keys, home },
+        } => {
+            let keys = keys.unwrap_or_else(|| miaopi_apply::keys_dir(&home.dir()));
+            decide::cert_verify(&file, &keys)
+        }
         Command::Demo {
             out,
             people,
@@ -209,13 +478,13 @@ fn run() -> Result<ExitCode> {
         } => {
             let pack_dir = resolve_pack(pack.pack);
             println!(
-                "== 1/4 检查资源目录 catalogue check: {}",
+                "== 1/6 检查资源目录 catalogue check: {}",
                 pack_dir.display()
             );
             let pack = load_pack(&pack_dir)?;
             println!("{}", pack.summary());
             println!(
-                "== 2/4 生成模拟福田区数据 synthetic district: {people} residents → {}",
+                "== 2/6 生成模拟福田区数据 synthetic district: {people} residents → {}",
                 out.display()
             );
             let cfg = SynthConfig {
@@ -226,7 +495,7 @@ fn run() -> Result<ExitCode> {
             print_summary(&output, &out);
             let home_dir = home.dir();
             println!(
-                "\n== 3/4 汇聚入湖 intake into the lake: {}",
+                "\n== 3/6 汇聚入湖 intake into the lake: {}",
                 home_dir.display()
             );
             let rt = runtime()?;
@@ -235,8 +504,9 @@ fn run() -> Result<ExitCode> {
                 &home_dir,
                 &[out.join("sources")],
                 1 << 20,
+                0,
             ))?;
-            println!("\n== 4/4 数据质量 quality, and a query");
+            println!("\n== 4/6 数据质量 quality, and a query");
             rt.block_on(ingest::quality(&pack, &home_dir, false))?;
             rt.block_on(ingest::sql(
                 &pack,
@@ -245,7 +515,20 @@ fn run() -> Result<ExitCode> {
                 SqlFormat::Table,
                 None,
             ))?;
-            println!("\n下一步 next: linking, 秒批 and the console arrive with the next issues.");
+            println!("\n== 5/6 关联融合 linking: base databases, knowledge graph, entity index");
+            rt.block_on(entity::link(&pack, &home_dir, false, false))?;
+            println!("\n== 6/6 秒批 instant approval: 高龄老人津贴 senior allowance");
+            rt.block_on(decide::demo_senior_allowance(&pack_dir, &pack, &home_dir))?;
+            println!(
+                "\n试试 try: miaopi person --home {} <身份证号>   (ids: miaopi sql --home {} \"SELECT resident_id FROM base.population LIMIT 3\")",
+                home_dir.display(),
+                home_dir.display()
+            );
+            println!(
+                "      miaopi matter list; miaopi decide --home {} --matter senior_allowance --applicant <身份证号>; miaopi replay --home {} <回执编号>",
+                home_dir.display(),
+                home_dir.display()
+            );
             Ok(code)
         }
     }

@@ -153,6 +153,75 @@ fn demo_generates_and_ingests_a_district() {
     );
     assert!(out_dir.join("manifest.json").is_file());
     assert!(out_dir.join("sources/police/hukou_residents.csv").is_file());
+
+    // The demo links: the whole profile by ID (一证通办), masked by default.
+    let home = tmp.path().join("home");
+    assert!(text.contains("关联融合"), "{text}");
+    let ids = table_csv(
+        &home,
+        "SELECT resident_id FROM base.population WHERE registered = 'true' ORDER BY resident_id LIMIT 1",
+    );
+    let id = ids.lines().nth(1).unwrap().trim().to_string();
+    assert_eq!(id.len(), 18, "{ids}");
+    let h = home.to_str().unwrap();
+    let masked = miaopi(&["person", "--home", h, &id]);
+    let shown = stdout(&masked);
+    assert!(masked.status.success(), "{shown}");
+    assert!(
+        !shown.contains(&id),
+        "the full ID is shown without --unmasked:\n{shown}"
+    );
+    assert!(
+        shown.contains(&format!("{}********{}", &id[..6], &id[14..])),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("户籍人口"),
+        "facts name their source:\n{shown}"
+    );
+    let unmasked = stdout(&miaopi(&["person", "--home", h, "--unmasked", &id]));
+    assert!(unmasked.contains(&id), "{unmasked}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&miaopi(&["person", "--home", h, "--json", &id]))).unwrap();
+    for fact in json["facts"].as_array().unwrap() {
+        assert!(fact["batch_id"].as_str().unwrap().len() == 32, "{fact}");
+        assert!(!fact["unit"].as_str().unwrap().is_empty(), "{fact}");
+    }
+    let graph = miaopi(&["graph", "--home", h, "--depth", "2", &id]);
+    assert!(graph.status.success());
+    assert!(stdout(&graph).contains("居住于"), "{}", stdout(&graph));
+    // A path: the person to their street, through address and community (3 hops).
+    let street = table_csv(
+        &home,
+        &format!(
+            "SELECT street_id FROM base.standard_addresses sa JOIN base.population p ON sa.address_code = p.address_code WHERE p.resident_id = '{id}'"
+        ),
+    );
+    let street = street.lines().nth(1).unwrap().trim().to_string();
+    let path = miaopi(&["graph", "--home", h, "--depth", "3", "--to", &street, &id]);
+    let path_text = stdout(&path);
+    assert!(path.status.success(), "{path_text}");
+    assert!(
+        path_text.contains("属于街道") && path_text.lines().count() == 3,
+        "{path_text}"
+    );
+    let uscc = table_csv(
+        &home,
+        "SELECT uscc FROM base.legal_persons WHERE registered = 'true' LIMIT 1",
+    );
+    let uscc = uscc.lines().nth(1).unwrap().trim().to_string();
+    let ent = miaopi(&["enterprise", "--home", h, &uscc]);
+    assert!(
+        ent.status.success() && stdout(&ent).contains("企业登记"),
+        "{}",
+        stdout(&ent)
+    );
+    let wrong_kind = miaopi(&["person", "--home", h, &uscc]);
+    assert!(!wrong_kind.status.success());
+    assert!(String::from_utf8_lossy(&wrong_kind.stderr).contains("enterprise"));
+    let unknown = miaopi(&["person", "--home", h, "11010519491231002X"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("未找到"));
 }
 
 /// Rows of a lake table as CSV text, for comparing two state directories.

@@ -8,7 +8,7 @@ pub mod read;
 pub mod record;
 pub mod standardize;
 
-pub use read::{ReadError, ReadOptions, Reader, open};
+pub use read::{ProgressUnit, ReadError, ReadOptions, ReadProgress, Reader, open};
 pub use record::{BadRecord, RawRecord, RawValue, ReadItem, RecordProblem};
 
 pub use address::{AddressNormaliser, AddressParts, normalise as normalise_address};

@@ -275,6 +275,7 @@ pub fn open(path: &Path, resource: &Resource, opts: &ReadOptions) -> Result<Read
     };
     Ok(Reader {
         path: path.to_path_buf(),
+        file_bytes: len,
         inner,
         finished: false,
     })
@@ -284,6 +285,7 @@ pub fn open(path: &Path, resource: &Resource, opts: &ReadOptions) -> Result<Read
 /// mid-file, after which it yields nothing more.
 pub struct Reader {
     path: PathBuf,
+    file_bytes: u64,
     inner: Inner,
     finished: bool,
 }
@@ -332,6 +334,42 @@ impl Reader {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// How far through the file the reader is: bytes for CSV and JSON Lines, rows for XLSX and
+    /// Parquet (whose bytes are not read in order).
+    pub fn progress(&self) -> ReadProgress {
+        let (done, total, unit) = match &self.inner {
+            Inner::Csv(r) => (r.offset(), self.file_bytes, ProgressUnit::Bytes),
+            Inner::Jsonl(r) => (r.offset(), self.file_bytes, ProgressUnit::Bytes),
+            Inner::Xlsx(r) => {
+                let (d, t) = r.progress();
+                (d, t, ProgressUnit::Rows)
+            }
+            Inner::Parquet(r) => {
+                let (d, t) = r.progress();
+                (d, t, ProgressUnit::Rows)
+            }
+        };
+        ReadProgress {
+            done: done.min(total),
+            total,
+            unit,
+        }
+    }
+}
+
+/// 读取进度: `done` of `total`, in `unit`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadProgress {
+    pub done: u64,
+    pub total: u64,
+    pub unit: ProgressUnit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressUnit {
+    Bytes,
+    Rows,
 }
 
 impl Iterator for Reader {

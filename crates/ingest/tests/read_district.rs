@@ -495,3 +495,46 @@ fn a_workbook_read_as_text_is_binary() {
         Ok(_) => panic!("a zip opened as CSV"),
     }
 }
+
+/// Progress climbs monotonically to its total, in the unit the format allows: bytes of a text
+/// file (its whole length at the end), rows of a workbook or Parquet file (its record count).
+#[test]
+fn progress_reaches_the_total_in_every_format() {
+    use miaopi_ingest::ProgressUnit;
+    let mut formats_seen = std::collections::BTreeSet::new();
+    for file in &district().manifest.files {
+        let resource = resource(&file.resource);
+        let path = district().out.join(&file.path);
+        let mut reader = open(&path, resource, &ReadOptions::default()).unwrap();
+        let start = reader.progress();
+        assert_eq!(start.done.min(start.total), start.done, "{}", file.path);
+        let mut last = start.done;
+        let mut items = 0u64;
+        while let Some(item) = reader.next() {
+            item.unwrap();
+            items += 1;
+            let p = reader.progress();
+            assert!(p.done >= last, "{}: progress went back", file.path);
+            assert!(p.done <= p.total, "{}: past the total", file.path);
+            last = p.done;
+        }
+        let end = reader.progress();
+        assert_eq!(
+            end.done, end.total,
+            "{}: not at the total at the end",
+            file.path
+        );
+        match resource.format {
+            FileFormat::Csv | FileFormat::Jsonl => {
+                assert_eq!(end.unit, ProgressUnit::Bytes);
+                assert_eq!(end.total, file.bytes, "{}", file.path);
+            }
+            FileFormat::Xlsx | FileFormat::Parquet => {
+                assert_eq!(end.unit, ProgressUnit::Rows);
+                assert_eq!(end.total, items, "{}", file.path);
+            }
+        }
+        formats_seen.insert(format!("{:?}", resource.format));
+    }
+    assert_eq!(formats_seen.len(), 4, "{formats_seen:?}");
+}

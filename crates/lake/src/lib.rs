@@ -11,6 +11,7 @@
 //! changes nothing, and a batch interrupted between tables is completed, never duplicated, by
 //! running it again.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,8 +20,10 @@ use arrow_schema::SchemaRef;
 use deltalake::datafusion::catalog::MemorySchemaProvider;
 use deltalake::datafusion::prelude::SessionContext;
 use deltalake::kernel::Transaction;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
+use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
 
 pub use deltalake::arrow;
@@ -35,16 +38,33 @@ pub enum Layer {
     Dwd,
     /// 隔离区: records that could not be accepted, with reasons.
     Quarantine,
+    /// 关联结果: which entity each source record names, how it was linked, and the review list.
+    Link,
+    /// 基础库: the six base databases (population, legal persons, houses, certificates,
+    /// standard addresses, city components), derived from `dwd` by linking.
+    Base,
+    /// 知识图谱: relations between entities, with provenance and validity dates.
+    Graph,
 }
 
 impl Layer {
-    pub const ALL: [Layer; 3] = [Layer::Ods, Layer::Dwd, Layer::Quarantine];
+    pub const ALL: [Layer; 6] = [
+        Layer::Ods,
+        Layer::Dwd,
+        Layer::Quarantine,
+        Layer::Link,
+        Layer::Base,
+        Layer::Graph,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Layer::Ods => "ods",
             Layer::Dwd => "dwd",
             Layer::Quarantine => "quarantine",
+            Layer::Link => "link",
+            Layer::Base => "base",
+            Layer::Graph => "graph",
         }
     }
 }
@@ -93,6 +113,66 @@ pub enum AsOf {
 #[derive(Debug, Clone)]
 pub struct Lake {
     root: PathBuf,
+    locks: Arc<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+/// Files roll over at this size, so one large batch becomes several Parquet files that readers
+/// can scan in parallel.
+const TARGET_FILE_BYTES: u64 = 128 * 1024 * 1024;
+
+/// A streaming append of one batch to one table; see [`Lake::begin_append`].
+pub struct TableAppender {
+    table: DeltaTable,
+    table_name: String,
+    writer: RecordBatchWriter,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    batch_id: String,
+    rows_written: u64,
+}
+
+impl TableAppender {
+    /// Streams rows into the table's pending files. Nothing is visible until `commit`.
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<(), LakeError> {
+        self.rows_written += batch.num_rows() as u64;
+        self.writer
+            .write(batch)
+            .await
+            .map_err(|source| LakeError::Delta {
+                table: self.table_name.clone(),
+                source: Box::new(source),
+            })
+    }
+
+    pub fn rows_written(&self) -> u64 {
+        self.rows_written
+    }
+
+    /// Commits every file written, with the batch id, as one table version.
+    pub async fn commit(mut self) -> Result<AppendOutcome, LakeError> {
+        let table_name = self.table_name.clone();
+        let delta = |source| LakeError::Delta {
+            table: table_name.clone(),
+            source: Box::new(source),
+        };
+        let _guard = self.lock.lock().await;
+        // Another batch may have committed to this table since we began: commit on top of the
+        // latest state, and never twice for the same batch.
+        self.table.update_state().await.map_err(delta)?;
+        if committed_version(&self.table, &self.batch_id, &table_name)
+            .await?
+            .is_some()
+        {
+            return Ok(AppendOutcome::AlreadyPresent);
+        }
+        let version = self
+            .writer
+            .flush_and_commit(&mut self.table)
+            .await
+            .map_err(delta)?;
+        Ok(AppendOutcome::Committed {
+            version: version as i64,
+        })
+    }
 }
 
 /// The application-transaction id under which a batch is recorded in each table it touches.
@@ -123,7 +203,10 @@ impl Lake {
             path: root.to_path_buf(),
             source,
         })?;
-        Ok(Lake { root })
+        Ok(Lake {
+            root,
+            locks: Arc::default(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -164,7 +247,8 @@ impl Lake {
     }
 
     /// Appends a batch's rows (possibly none) to a table, creating it with `schema` if needed.
-    /// Idempotent per `batch_id`.
+    /// Idempotent per `batch_id`. Convenience over [`Lake::begin_append`] for rows already in
+    /// memory.
     pub async fn append(
         &self,
         layer: Layer,
@@ -173,40 +257,126 @@ impl Lake {
         batches: Vec<RecordBatch>,
         batch_id: &str,
     ) -> Result<AppendOutcome, LakeError> {
+        let Some(mut appender) = self.begin_append(layer, resource, schema, batch_id).await? else {
+            return Ok(AppendOutcome::AlreadyPresent);
+        };
+        for batch in batches {
+            appender.write(batch).await?;
+        }
+        appender.commit().await
+    }
+
+    /// Starts a streaming append of one batch to a table (created with `schema` if needed), or
+    /// `None` when the table already holds `batch_id`.
+    ///
+    /// Rows written to the appender go to Parquet files as they come (memory stays bounded by
+    /// the writer's row-group buffers, not the batch's size); the files become part of the table
+    /// only at [`TableAppender::commit`], in one Delta commit that also records the batch id. A
+    /// process killed before that leaves unreferenced files and no trace in the table: the batch
+    /// lands whole or not at all.
+    pub async fn begin_append(
+        &self,
+        layer: Layer,
+        resource: &str,
+        schema: SchemaRef,
+        batch_id: &str,
+    ) -> Result<Option<TableAppender>, LakeError> {
         let table_name = format!("{}.{resource}", layer.as_str());
-        let table = self.load(layer, resource).await?;
+        let lock = self.table_lock(&table_name);
+        let guard = lock.lock().await;
+        let mut table = self.load(layer, resource).await?;
+        let delta = |source| LakeError::Delta {
+            table: table_name.clone(),
+            source: Box::new(source),
+        };
+        if table.version().is_none() {
+            let kernel: deltalake::kernel::StructType =
+                schema
+                    .as_ref()
+                    .try_into_kernel()
+                    .map_err(|e| LakeError::Delta {
+                        table: table_name.clone(),
+                        source: Box::new(DeltaTableError::from(e)),
+                    })?;
+            table = table
+                .create()
+                .with_columns(kernel.fields().cloned())
+                .with_table_name(&table_name)
+                .with_save_mode(SaveMode::Ignore)
+                .await
+                .map_err(delta)?;
+        }
         if committed_version(&table, batch_id, &table_name)
             .await?
             .is_some()
         {
-            return Ok(AppendOutcome::AlreadyPresent);
+            return Ok(None);
         }
-        // An empty batch still commits (an empty file), so the table records the batch and a
-        // later run knows it is done.
-        let batches = if batches.is_empty() {
-            vec![RecordBatch::new_empty(schema.clone())]
-        } else {
-            batches
-        };
+        drop(guard);
         let commit = CommitProperties::default()
             .with_application_transaction(Transaction::new(txn_app_id(batch_id), 1))
             .with_metadata([(
                 "miaopi.batch_id".to_string(),
                 serde_json::Value::String(batch_id.to_string()),
             )]);
-        let table = table
-            .write(batches)
-            .with_save_mode(SaveMode::Append)
-            .with_table_name(&table_name)
-            .with_commit_properties(commit)
-            .await
-            .map_err(|source| LakeError::Delta {
-                table: table_name.clone(),
-                source: Box::new(source),
+        let writer = RecordBatchWriter::for_table(&table)
+            .map_err(delta)?
+            .with_target_file_size(TARGET_FILE_BYTES)
+            .with_commit_properties(commit);
+        Ok(Some(TableAppender {
+            table,
+            table_name,
+            writer,
+            lock,
+            batch_id: batch_id.to_string(),
+            rows_written: 0,
+        }))
+    }
+
+    /// Replaces a derived table (`link`, `base`, `graph`) with new rows, streamed. Derived
+    /// tables are rebuilt from `dwd` on every linking run, so the old versions are dropped
+    /// rather than kept as history; the rows become visible at `commit`.
+    pub async fn begin_replace(
+        &self,
+        layer: Layer,
+        table: &str,
+        schema: SchemaRef,
+        run_id: &str,
+    ) -> Result<TableAppender, LakeError> {
+        check_name(table)?;
+        if matches!(layer, Layer::Ods | Layer::Dwd | Layer::Quarantine) {
+            return Err(LakeError::Sql(format!(
+                "{}.{table} holds received data and is never replaced",
+                layer.as_str()
+            )));
+        }
+        let dir = self.table_dir(layer, table);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|source| LakeError::Io {
+                path: dir.clone(),
+                source,
             })?;
-        Ok(AppendOutcome::Committed {
-            version: table.version().map_or(0, |v| v as i64),
-        })
+        }
+        self.begin_append(layer, table, schema, run_id)
+            .await?
+            .ok_or_else(|| {
+                LakeError::Sql(format!(
+                    "{}.{table}: run {run_id} already present",
+                    layer.as_str()
+                ))
+            })
+    }
+
+    /// One async mutex per table, held while a table is created or committed to, so that files
+    /// of the same resource ingested concurrently never race for a log version.
+    fn table_lock(&self, table_name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = match self.locks.lock() {
+            Ok(l) => l,
+            // A panic elsewhere while holding the map cannot leave it inconsistent: it only
+            // ever gains entries.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        locks.entry(table_name.to_string()).or_default().clone()
     }
 
     /// The tables that exist, as `(layer, resource)`.

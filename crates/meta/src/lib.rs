@@ -1,5 +1,6 @@
-//! miaopi-meta: the meta store — the platform's own records (intake batches and their quality
-//! now; grants, applications, decisions, receipts and the audit chain later).
+//! miaopi-meta: the meta store — the platform's own records: intake batches and their quality,
+//! 秒批 decisions with their receipts, and issued certificates (grants and the audit chain
+//! later).
 //!
 //! SQLite (embedded, one file under the state directory) by default, behind the [`MetaStore`]
 //! trait so that PostgreSQL can follow from the same migrations, which are plain SQL that both
@@ -15,10 +16,16 @@ use sqlx::sqlite::{
 };
 
 /// The migrations, applied in order and recorded in `schema_migrations`.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_batches",
-    include_str!("../migrations/0001_batches.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_batches",
+        include_str!("../migrations/0001_batches.sql"),
+    ),
+    (
+        "0002_decisions",
+        include_str!("../migrations/0002_decisions.sql"),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetaError {
@@ -112,6 +119,42 @@ pub struct ResourceQuality {
     pub fields: Vec<(String, u64, u64)>,
 }
 
+/// One stored 秒批 decision. The store knows nothing of the decision engine: the receipt is
+/// kept as the JSON the engine wrote, the other fields index it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionRecord {
+    /// The receipt's own id (a hash of its content).
+    pub receipt_id: String,
+    pub matter: String,
+    pub version: String,
+    pub package_hash: String,
+    /// The applicant's key, masked (脱敏) for listings.
+    pub applicant_masked: String,
+    /// `YYYY-MM-DD`.
+    pub application_date: String,
+    /// `approved`, `rejected`, `manual_review`, ...
+    pub outcome: String,
+    /// RFC 3339 with offset.
+    pub decided_at: String,
+    /// The receipt, verbatim.
+    pub receipt_json: String,
+}
+
+/// One issued electronic certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertificateRecord {
+    pub certificate_id: String,
+    pub type_code: String,
+    pub serial: u64,
+    pub receipt_id: String,
+    pub holder_masked: String,
+    /// RFC 3339 with offset.
+    pub issued_at: String,
+    pub file_path: String,
+    /// SM3 of the signed file (hex).
+    pub file_sm3: String,
+}
+
 /// The meta store's interface; every backend passes the same tests.
 pub trait MetaStore {
     fn batch(
@@ -137,6 +180,36 @@ pub trait MetaStore {
     ) -> impl Future<Output = Result<(), MetaError>> + Send;
     fn batches(&self) -> impl Future<Output = Result<Vec<BatchRecord>, MetaError>> + Send;
     fn quality(&self) -> impl Future<Output = Result<Vec<ResourceQuality>, MetaError>> + Send;
+    /// Stores decisions in one transaction (group commit). A receipt id already stored is
+    /// left as it is: the id is a hash of the content, so it is the same decision. Returns
+    /// how many were new.
+    fn store_decisions(
+        &self,
+        decisions: &[DecisionRecord],
+    ) -> impl Future<Output = Result<u64, MetaError>> + Send;
+    fn decision(
+        &self,
+        receipt_id: &str,
+    ) -> impl Future<Output = Result<Option<DecisionRecord>, MetaError>> + Send;
+    /// Decisions per (matter, outcome).
+    fn decision_counts(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(String, String, u64)>, MetaError>> + Send;
+    /// Takes the next running number of a certificate type (1, 2, ...), durably: a number
+    /// once returned is never returned again.
+    fn next_certificate_serial(
+        &self,
+        type_code: &str,
+    ) -> impl Future<Output = Result<u64, MetaError>> + Send;
+    /// Records an issued certificate; its receipt must be stored.
+    fn record_certificate(
+        &self,
+        certificate: &CertificateRecord,
+    ) -> impl Future<Output = Result<(), MetaError>> + Send;
+    fn certificates_of(
+        &self,
+        receipt_id: &str,
+    ) -> impl Future<Output = Result<Vec<CertificateRecord>, MetaError>> + Send;
 }
 
 /// The embedded SQLite meta store.
@@ -215,6 +288,33 @@ fn batch_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<BatchRecord, sqlx::Er
         finished_at: row.try_get("finished_at")?,
         read_ms: opt_u64(row, "read_ms")?,
         write_ms: opt_u64(row, "write_ms")?,
+    })
+}
+
+fn decision_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<DecisionRecord, sqlx::Error> {
+    Ok(DecisionRecord {
+        receipt_id: row.try_get("receipt_id")?,
+        matter: row.try_get("matter")?,
+        version: row.try_get("version")?,
+        package_hash: row.try_get("package_hash")?,
+        applicant_masked: row.try_get("applicant_masked")?,
+        application_date: row.try_get("application_date")?,
+        outcome: row.try_get("outcome")?,
+        decided_at: row.try_get("decided_at")?,
+        receipt_json: row.try_get("receipt_json")?,
+    })
+}
+
+fn certificate_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<CertificateRecord, sqlx::Error> {
+    Ok(CertificateRecord {
+        certificate_id: row.try_get("certificate_id")?,
+        type_code: row.try_get("type_code")?,
+        serial: row.try_get::<i64, _>("serial")?.max(0) as u64,
+        receipt_id: row.try_get("receipt_id")?,
+        holder_masked: row.try_get("holder_masked")?,
+        issued_at: row.try_get("issued_at")?,
+        file_path: row.try_get("file_path")?,
+        file_sm3: row.try_get("file_sm3")?,
     })
 }
 
@@ -392,6 +492,104 @@ impl MetaStore for SqliteMeta {
         }
         Ok(out)
     }
+
+    async fn store_decisions(&self, decisions: &[DecisionRecord]) -> Result<u64, MetaError> {
+        let mut tx = self.pool.begin().await?;
+        let mut new = 0;
+        for d in decisions {
+            let done = sqlx::query(
+                "INSERT INTO decisions (receipt_id, matter, version, package_hash, applicant_masked,
+                     application_date, outcome, decided_at, receipt_json)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (receipt_id) DO NOTHING",
+            )
+            .bind(&d.receipt_id)
+            .bind(&d.matter)
+            .bind(&d.version)
+            .bind(&d.package_hash)
+            .bind(&d.applicant_masked)
+            .bind(&d.application_date)
+            .bind(&d.outcome)
+            .bind(&d.decided_at)
+            .bind(&d.receipt_json)
+            .execute(&mut *tx)
+            .await?;
+            new += done.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    async fn decision(&self, receipt_id: &str) -> Result<Option<DecisionRecord>, MetaError> {
+        let row = sqlx::query("SELECT * FROM decisions WHERE receipt_id = ?")
+            .bind(receipt_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(decision_from_row).transpose()?)
+    }
+
+    async fn decision_counts(&self) -> Result<Vec<(String, String, u64)>, MetaError> {
+        let rows = sqlx::query(
+            "SELECT matter, outcome, count(*) AS n FROM decisions
+             GROUP BY matter, outcome ORDER BY matter, outcome",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("matter")?,
+                    r.try_get("outcome")?,
+                    r.try_get::<i64, _>("n")?.max(0) as u64,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(MetaError::from)
+    }
+
+    async fn next_certificate_serial(&self, type_code: &str) -> Result<u64, MetaError> {
+        // One statement, so two issuers can never read the same last value.
+        let serial: i64 = sqlx::query_scalar(
+            "INSERT INTO certificate_serials (type_code, last_serial) VALUES (?, 1)
+             ON CONFLICT (type_code) DO UPDATE SET last_serial = certificate_serials.last_serial + 1
+             RETURNING last_serial",
+        )
+        .bind(type_code)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(serial.max(0) as u64)
+    }
+
+    async fn record_certificate(&self, c: &CertificateRecord) -> Result<(), MetaError> {
+        sqlx::query(
+            "INSERT INTO certificates (certificate_id, type_code, serial, receipt_id, holder_masked,
+                 issued_at, file_path, file_sm3)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.certificate_id)
+        .bind(&c.type_code)
+        .bind(c.serial as i64)
+        .bind(&c.receipt_id)
+        .bind(&c.holder_masked)
+        .bind(&c.issued_at)
+        .bind(&c.file_path)
+        .bind(&c.file_sm3)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn certificates_of(&self, receipt_id: &str) -> Result<Vec<CertificateRecord>, MetaError> {
+        let rows =
+            sqlx::query("SELECT * FROM certificates WHERE receipt_id = ? ORDER BY certificate_id")
+                .bind(receipt_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(certificate_from_row)
+            .collect::<Result<_, _>>()?)
+    }
 }
 
 #[cfg(test)]
@@ -497,5 +695,74 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, MetaError::UnknownBatch(_)), "{err}");
+    }
+
+    fn decision_row(id: &str, outcome: &str) -> DecisionRecord {
+        DecisionRecord {
+            receipt_id: id.into(),
+            matter: "senior_allowance".into(),
+            version: "2024.1".into(),
+            package_hash: "ab".into(),
+            applicant_masked: "440304********0123".into(),
+            application_date: "2026-10-31".into(),
+            outcome: outcome.into(),
+            decided_at: "2026-11-28T10:00:00+08:00".into(),
+            receipt_json: format!("{{\"receipt_id\":\"{id}\"}}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn decisions_serials_and_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = SqliteMeta::open(&dir.path().join("meta.db")).await.unwrap();
+        let rows = [
+            decision_row("r1", "approved"),
+            decision_row("r2", "rejected"),
+        ];
+        assert_eq!(meta.store_decisions(&rows).await.unwrap(), 2);
+        // The same receipt again is the same decision: nothing new.
+        assert_eq!(meta.store_decisions(&rows[..1]).await.unwrap(), 0);
+        assert_eq!(meta.decision("r1").await.unwrap().as_ref(), Some(&rows[0]));
+        assert!(meta.decision("nope").await.unwrap().is_none());
+        assert_eq!(
+            meta.decision_counts().await.unwrap(),
+            vec![
+                ("senior_allowance".into(), "approved".into(), 1),
+                ("senior_allowance".into(), "rejected".into(), 1)
+            ]
+        );
+
+        assert_eq!(meta.next_certificate_serial("4403MZ01").await.unwrap(), 1);
+        assert_eq!(meta.next_certificate_serial("4403MZ01").await.unwrap(), 2);
+        assert_eq!(meta.next_certificate_serial("4403GA01").await.unwrap(), 1);
+        let cert = CertificateRecord {
+            certificate_id: "1.2.156.3005.2.4403MZ01.X.00000002.001.Y".into(),
+            type_code: "4403MZ01".into(),
+            serial: 2,
+            receipt_id: "r1".into(),
+            holder_masked: "440304********0123".into(),
+            issued_at: "2026-11-28T10:00:00+08:00".into(),
+            file_path: "certificates/x.cert".into(),
+            file_sm3: "00".into(),
+        };
+        meta.record_certificate(&cert).await.unwrap();
+        assert_eq!(
+            meta.certificates_of("r1").await.unwrap(),
+            vec![cert.clone()]
+        );
+        // A serial is unique per type; a certificate needs a stored receipt.
+        let mut again = cert.clone();
+        again.certificate_id = "other".into();
+        assert!(meta.record_certificate(&again).await.is_err());
+        let mut orphan = cert.clone();
+        orphan.certificate_id = "orphan".into();
+        orphan.serial = 9;
+        orphan.receipt_id = "unknown".into();
+        assert!(meta.record_certificate(&orphan).await.is_err());
+
+        // Serials survive reopening.
+        drop(meta);
+        let meta = SqliteMeta::open(&dir.path().join("meta.db")).await.unwrap();
+        assert_eq!(meta.next_certificate_serial("4403MZ01").await.unwrap(), 3);
     }
 }

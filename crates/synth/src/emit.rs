@@ -115,6 +115,44 @@ pub struct FileOutput {
     pub records: u64,
     pub bytes: u64,
     pub counts: NoiseCounts,
+    /// Records the platform cannot use as sent, so that scenarios expect what the delivered
+    /// data support rather than what the world knows.
+    pub lost: Vec<LostRecord>,
+}
+
+/// A record that reaches the platform unusable for one or more of the entities it names: it
+/// cannot be read at all (`broken`, quarantined at intake), or a person's ID was left out
+/// (`id_missing`), so nothing ties it to that person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostRecord {
+    /// The record's keyed entities as in its truth line: (field, entity key).
+    pub entities: Vec<(String, String)>,
+    /// Unreadable: every entity it names loses it.
+    pub broken: bool,
+    /// Fields whose person ID was left out: only those entities lose it.
+    pub missing: Vec<String>,
+    /// Fields whose person ID was sent damaged beyond lenient reading (a wrong check character,
+    /// two digits swapped). Tracked for birth certificates only, where the parents' IDs are
+    /// themselves facts (they name the parents whose 户籍 and marriage are read); elsewhere the
+    /// linker repairs a damaged ID.
+    pub damaged: Vec<String>,
+    /// Which world item the record states, where records of one entity must be told apart
+    /// (a degree's certificate number, an insurance type, a scoring cycle's start).
+    pub item: Option<String>,
+}
+
+impl LostRecord {
+    /// Whether the ID of `key` in `field` was sent damaged.
+    pub fn damages(&self, field: &str, key: &str) -> bool {
+        self.damaged.iter().any(|d| d == field)
+            && self.entities.iter().any(|(f, k)| f == field && k == key)
+    }
+
+    /// Whether the entity `key` named in `field` loses this record.
+    pub fn loses(&self, field: &str, key: &str) -> bool {
+        self.entities.iter().any(|(f, k)| f == field && k == key)
+            && (self.broken || self.missing.iter().any(|m| m == field))
+    }
 }
 
 /// State while writing one file: the RNG of this file alone (so files are independent of the
@@ -135,6 +173,14 @@ pub struct FileCtx<'w> {
     cells: Vec<Cell>,
     entities: String,
     noise: Vec<NoiseKind>,
+    /// Fields of the current record whose person ID was left out.
+    missing: Vec<String>,
+    /// Fields of the current record whose person ID was damaged (when tracked).
+    damaged: Vec<String>,
+    track_damaged: bool,
+    /// The world item the current record states (see [`LostRecord::item`]).
+    item: Option<String>,
+    lost: Vec<LostRecord>,
 }
 
 impl<'w> FileCtx<'w> {
@@ -148,6 +194,13 @@ impl<'w> FileCtx<'w> {
         );
         self.entity(field, "person", id.as_str());
         if let Some(k) = v.noise {
+            if k == NoiseKind::IdMissing {
+                self.missing.push(field.to_owned());
+            }
+            if self.track_damaged && matches!(k, NoiseKind::IdWrongCheck | NoiseKind::IdTransposed)
+            {
+                self.damaged.push(field.to_owned());
+            }
             self.noise.push(k);
         }
         self.cells.push(if v.text.is_empty() {
@@ -296,10 +349,12 @@ impl<'w> FileCtx<'w> {
             "cells must match the catalogue's fields"
         );
         let mut damage = None;
+        let mut broken = false;
         let kinds = self.broken_kinds();
         if !kinds.is_empty() {
             self.counts.eligible_broken();
             if self.rng.random_bool(self.noise_cfg.broken) {
+                broken = true;
                 let kind = kinds[self.rng.random_range(0..kinds.len())];
                 self.counts.applied_broken();
                 self.counts.applied(kind);
@@ -319,6 +374,27 @@ impl<'w> FileCtx<'w> {
                 }
             }
         }
+        if broken || !self.missing.is_empty() || !self.damaged.is_empty() {
+            let entities = self
+                .entities
+                .split(';')
+                .filter_map(|kv| {
+                    let (field, entity) = kv.split_once('=')?;
+                    let key = entity.split_once(':').map_or(entity, |(_, k)| k);
+                    Some((field.to_owned(), key.to_owned()))
+                })
+                .collect();
+            self.lost.push(LostRecord {
+                entities,
+                broken,
+                missing: std::mem::take(&mut self.missing),
+                damaged: std::mem::take(&mut self.damaged),
+                item: self.item.clone(),
+            });
+        }
+        self.missing.clear();
+        self.damaged.clear();
+        self.item = None;
         self.write_one(damage)?;
         self.counts.eligible(NoiseKind::Duplicate);
         if damage.is_none() && self.rng.random_bool(self.noise_cfg.duplicate) {
@@ -658,6 +734,11 @@ pub fn run_job(
         cells: Vec::with_capacity(16),
         entities: String::with_capacity(128),
         noise: Vec::new(),
+        missing: Vec::new(),
+        damaged: Vec::new(),
+        track_damaged: resource.code == "birth_certificates",
+        item: None,
+        lost: Vec::new(),
     };
     match job {
         Job::InsuranceMonth(m) => social_insurance(&mut ctx, *m)?,
@@ -701,6 +782,7 @@ pub fn run_job(
         records,
         bytes,
         counts: ctx.counts.to_counts(),
+        lost: ctx.lost,
     })
 }
 
@@ -784,6 +866,7 @@ fn residence_row(
 fn crimes(ctx: &mut FileCtx) -> R {
     for c in &ctx.world.crimes {
         let p = &ctx.world.people[c.person as usize];
+        ctx.item = Some(format!("{}:{}", c.category, c.date));
         ctx.person_id("resident_id", &p.id, false);
         ctx.name(&p.name);
         ctx.text(c.category);
@@ -844,6 +927,7 @@ fn score_cycles(ctx: &mut FileCtx) -> R {
         let cycles = scoring_cycles(l.first_issued, as_of);
         let offset = 3 - cycles.len();
         for (k, (start, end)) in cycles.into_iter().enumerate() {
+            ctx.item = Some(start.to_string());
             ctx.person_id("resident_id", &p.id, false);
             ctx.date(start);
             ctx.date(end);
@@ -945,6 +1029,7 @@ fn births(ctx: &mut FileCtx) -> R {
     let w = ctx.world;
     for b in &w.births {
         let child = &w.people[b.child as usize];
+        ctx.item = Some(b.certificate_no.clone());
         ctx.entity("newborn", "person", child.id.as_str());
         ctx.text(b.certificate_no.clone());
         ctx.name(&child.name);
@@ -983,6 +1068,7 @@ fn degrees(ctx: &mut FileCtx) -> R {
     for d in &ctx.world.degrees {
         let p = &ctx.world.people[d.person as usize];
         let (level, degree, _) = EDUCATION_LEVELS[d.level as usize];
+        ctx.item = Some(d.certificate_no.clone());
         ctx.text(d.certificate_no.clone());
         ctx.person_id("resident_id", &p.id, true);
         ctx.name(&p.name);
@@ -1033,6 +1119,7 @@ fn social_insurance(ctx: &mut FileCtx, month: NaiveDate) -> R {
         let uscc = w.enterprises[employer as usize].uscc.to_string();
         let base = Cell::Cents(p.salary as i64 * 100);
         for t in INSURANCE_TYPES {
+            ctx.item = Some(t.to_string());
             ctx.person_id("resident_id", &p.id, false);
             ctx.entity("employer_uscc", "enterprise", &uscc);
             ctx.text(uscc.clone());
@@ -1254,6 +1341,7 @@ fn disabilities(ctx: &mut FileCtx) -> R {
 fn exams(ctx: &mut FileCtx) -> R {
     for e in &ctx.world.exams {
         let p = &ctx.world.people[e.person as usize];
+        ctx.item = Some(e.date.to_string());
         ctx.person_id("resident_id", &p.id, false);
         ctx.name(&p.name);
         ctx.text(e.exam_type);

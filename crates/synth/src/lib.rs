@@ -281,7 +281,21 @@ pub fn generate(
 
     progress.phase("writing truth and scenarios", None);
     write_entity_truth(&world, &truth)?;
-    let scenario_set = scenarios::build(&world, cfg);
+    // What reached the platform unusable, by file (stem): scenarios expect what the delivered
+    // data support.
+    let lost: std::collections::HashMap<String, Vec<emit::LostRecord>> = outputs
+        .iter()
+        .filter(|o| !o.lost.is_empty())
+        .map(|o| {
+            let stem = o
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (stem, o.lost.clone())
+        })
+        .collect();
+    let scenario_set = scenarios::build(&world, cfg, &lost);
     let scenario_path = out.join("scenarios.json");
     write_json(&scenario_path, &scenario_set)?;
     let files_ms = files_started.elapsed().as_millis();

@@ -6,16 +6,22 @@
 //! has no data to decide it). The expected outcome is `rejected` when any condition fails,
 //! else `manual_review` when any is unknown, else `approved` — the principle that missing data
 //! never rejects.
+//!
+//! The truth is judged **as delivered**: a record that reaches the platform unusable for a
+//! person — unreadable and quarantined (`broken`), or sent without that person's ID
+//! (`id_missing`) — is data the platform does not have about them ([`LostRecord`]), so the
+//! scenario treats it as absent, as the platform must.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::SynthConfig;
+use crate::emit::LostRecord;
 use crate::world::{self, Party, PersonIdx, World, age_on};
 
 /// Applicants kept per (outcome, condition) bucket of a matter.
@@ -25,6 +31,8 @@ const PER_BUCKET: usize = 25;
 pub const NEWBORN_DEADLINE_DAYS: i64 = 90;
 /// Age ceilings (exclusive) of the talent subsidy by degree: bachelor, master, doctor.
 pub const TALENT_AGE_LIMITS: [u32; 3] = [30, 35, 40];
+/// 网约车驾驶员证: completed years since the driving licence was first issued.
+pub const DRIVING_YEARS: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tri {
@@ -164,81 +172,202 @@ struct Index<'w> {
     crimes: HashMap<PersonIdx, Vec<&'static str>>,
     exams: HashMap<PersonIdx, bool>,
     registered_couples: HashSet<(PersonIdx, PersonIdx)>,
+    /// (file stem, field, entity key, item) of every record a person or place lost.
+    lost: HashSet<(String, String, String, Option<String>)>,
+    /// The same for IDs sent damaged (birth certificates' parent IDs).
+    damaged: HashSet<(String, String, String, Option<String>)>,
 }
 
+/// Lost records by file stem (`hukou_residents`, `marriage_registrations_2021`).
+pub type Lost = HashMap<String, Vec<LostRecord>>;
+
 impl<'w> Index<'w> {
-    fn new(w: &'w World) -> Self {
-        let mut degrees: HashMap<PersonIdx, (u8, bool)> = HashMap::new();
+    fn new(w: &'w World, lost_by_file: &Lost) -> Self {
+        let mut lost = HashSet::new();
+        let mut damaged = HashSet::new();
+        for (stem, records) in lost_by_file {
+            for r in records {
+                for (field, key) in &r.entities {
+                    let k = (stem.clone(), field.clone(), key.clone(), r.item.clone());
+                    if r.loses(field, key) {
+                        lost.insert(k.clone());
+                    }
+                    if r.damages(field, key) {
+                        damaged.insert(k);
+                    }
+                }
+            }
+        }
+        let mut ix = Index {
+            w,
+            as_of: w.as_of,
+            senior_paid: HashSet::new(),
+            dishonest_people: HashSet::new(),
+            subsidy_paid: HashSet::new(),
+            degrees: HashMap::new(),
+            allowance: HashSet::new(),
+            disability: HashMap::new(),
+            licences: HashMap::new(),
+            crimes: HashMap::new(),
+            exams: HashMap::new(),
+            registered_couples: HashSet::new(),
+            lost,
+            damaged,
+        };
+        let seen = |ix: &Index, stem: &str, field: &str, p: PersonIdx, item: Option<String>| {
+            !ix.lost_item(stem, field, w.people[p as usize].id.as_str(), item)
+        };
         for d in &w.degrees {
-            let e = degrees.entry(d.person).or_insert((d.level, d.full_time));
+            if !seen(
+                &ix,
+                "education_degrees",
+                "resident_id",
+                d.person,
+                Some(d.certificate_no.clone()),
+            ) {
+                continue;
+            }
+            let e = ix.degrees.entry(d.person).or_insert((d.level, d.full_time));
             if d.level >= e.0 {
                 *e = (d.level, d.full_time);
             }
         }
-        let mut exams: HashMap<PersonIdx, bool> = HashMap::new();
         for e in &w.exams {
-            *exams.entry(e.person).or_insert(false) |= e.passed;
+            if seen(
+                &ix,
+                "qualification_exams",
+                "resident_id",
+                e.person,
+                Some(e.date.to_string()),
+            ) {
+                *ix.exams.entry(e.person).or_insert(false) |= e.passed;
+            }
         }
-        let mut crimes: HashMap<PersonIdx, Vec<&'static str>> = HashMap::new();
         for c in &w.crimes {
-            crimes.entry(c.person).or_default().push(c.category);
+            let item = Some(format!("{}:{}", c.category, c.date));
+            if seen(&ix, "criminal_records", "resident_id", c.person, item) {
+                ix.crimes.entry(c.person).or_default().push(c.category);
+            }
         }
-        Index {
-            w,
-            as_of: w.as_of,
-            senior_paid: w.senior_payments.iter().map(|s| s.person).collect(),
-            dishonest_people: w
-                .debtors
-                .iter()
-                .filter(|d| d.status == "1")
-                .filter_map(|d| match d.party {
-                    Party::Person(p) => Some(p),
-                    _ => None,
-                })
-                .collect(),
-            subsidy_paid: w.subsidies.iter().map(|s| s.person).collect(),
-            degrees,
-            allowance: w
-                .allowance_families
-                .iter()
-                .flat_map(|f| f.members.iter().copied())
-                .collect(),
-            disability: w.disabilities.iter().map(|d| (d.person, d.level)).collect(),
-            licences: w
-                .licences
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (l.person, i))
-                .collect(),
-            crimes,
-            exams,
-            registered_couples: w
-                .marriages
-                .iter()
-                .filter(|m| m.registered_here && m.divorced_on.is_none())
-                .filter_map(|m| match (m.husband, m.wife) {
-                    (Party::Person(h), Party::Person(f)) => Some((h, f)),
-                    _ => None,
-                })
-                .collect(),
-        }
+        ix.senior_paid = w
+            .senior_payments
+            .iter()
+            .map(|s| s.person)
+            .filter(|&p| seen(&ix, "senior_allowance_roster", "resident_id", p, None))
+            .collect();
+        ix.dishonest_people = w
+            .debtors
+            .iter()
+            .filter(|d| d.status == "1")
+            .filter_map(|d| match d.party {
+                Party::Person(p) => Some(p),
+                _ => None,
+            })
+            .filter(|&p| seen(&ix, "dishonest_debtors", "party_id", p, None))
+            .collect();
+        ix.subsidy_paid = w
+            .subsidies
+            .iter()
+            .map(|s| s.person)
+            .filter(|&p| seen(&ix, "talent_subsidy_payments", "resident_id", p, None))
+            .collect();
+        ix.allowance = w
+            .allowance_families
+            .iter()
+            .flat_map(|f| f.members.iter().copied())
+            .filter(|&p| seen(&ix, "minimum_living_allowance", "resident_id", p, None))
+            .collect();
+        ix.disability = w
+            .disabilities
+            .iter()
+            .filter(|d| {
+                seen(
+                    &ix,
+                    "disability_certificates",
+                    "resident_id",
+                    d.person,
+                    None,
+                )
+            })
+            .map(|d| (d.person, d.level))
+            .collect();
+        ix.licences = w
+            .licences
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| seen(&ix, "driving_licences", "resident_id", l.person, None))
+            .map(|(i, l)| (l.person, i))
+            .collect();
+        ix.registered_couples = w
+            .marriages
+            .iter()
+            .filter(|m| m.registered_here && m.divorced_on.is_none())
+            .filter_map(|m| match (m.husband, m.wife) {
+                (Party::Person(h), Party::Person(f)) => {
+                    let stem = format!("marriage_registrations_{}", m.married_on.year());
+                    // The wife's record of the marriage is what the matter reads.
+                    seen(&ix, &stem, "wife_id", f, None).then_some((h, f))
+                }
+                _ => None,
+            })
+            .collect();
+        ix
     }
 
-    /// Futian 户籍 in force: a hukou record with status 正常. Unknown when the person has
-    /// neither a hukou record nor a residence registration.
+    /// Whether the record of `item` (any item when `None` was recorded) in file `stem` naming
+    /// `key` in `field` reached the platform unusable.
+    fn lost_item(&self, stem: &str, field: &str, key: &str, item: Option<String>) -> bool {
+        let k = (stem.to_owned(), field.to_owned(), key.to_owned(), item);
+        self.lost.contains(&k)
+    }
+
+    fn lost(&self, stem: &str, field: &str, p: PersonIdx) -> bool {
+        self.lost_item(stem, field, self.w.people[p as usize].id.as_str(), None)
+    }
+
+    /// A register record that is lost defines no entity the person's ID finds. (One whose ID
+    /// was damaged is still found: the linker repairs it.)
+    fn register_lost(&self, stem: &str, p: PersonIdx) -> bool {
+        self.lost(stem, "resident_id", p)
+    }
+
+    /// A parent's ID on a birth certificate that the platform can read as that parent's.
+    fn parent_id_usable(&self, field: &str, p: PersonIdx, certificate_no: &str) -> bool {
+        let k = (
+            "birth_certificates".to_owned(),
+            field.to_owned(),
+            self.w.people[p as usize].id.as_str().to_owned(),
+            Some(certificate_no.to_owned()),
+        );
+        !self.lost.contains(&k) && !self.damaged.contains(&k)
+    }
+
+    /// The platform holds a residence registration of the person (the generator writes one for
+    /// a registered non-户籍 resident; a lost one is not held).
+    fn has_residence(&self, p: PersonIdx) -> bool {
+        let person = &self.w.people[p as usize];
+        !person.hukou
+            && person.residence_since.is_some_and(|s| person.alive_on(s))
+            && !self.register_lost("residence_registrations", p)
+    }
+
+    /// Futian 户籍 in force: a hukou record with status 正常. Unknown when the platform holds
+    /// neither a hukou record nor a residence registration of the person.
     fn hukou(&self, p: PersonIdx) -> Tri {
         let person = &self.w.people[p as usize];
-        if person.hukou && !person.hukou_pending {
+        if person.hukou && !person.hukou_pending && !self.register_lost("hukou_residents", p) {
             tri(person.death.is_none() && !person.moved_out)
-        } else if person.residence_since.is_some() {
+        } else if self.has_residence(p) {
             Tri::Fails
         } else {
             Tri::Unknown
         }
     }
 
+    /// No death registration held (a lost one is not held).
     fn alive(&self, p: PersonIdx) -> Tri {
-        tri(self.w.people[p as usize].death.is_none())
+        tri(self.w.people[p as usize].death.is_none()
+            || self.lost("death_registrations", "resident_id", p))
     }
 
     fn id(&self, p: PersonIdx) -> String {
@@ -246,8 +375,10 @@ impl<'w> Index<'w> {
     }
 }
 
-pub fn build(w: &World, cfg: &SynthConfig) -> ScenarioSet {
-    let ix = Index::new(w);
+/// The scenarios of every matter, judged on the world as delivered (`lost`: the records that
+/// reached the platform unusable, by file stem).
+pub fn build(w: &World, cfg: &SynthConfig, lost: &Lost) -> ScenarioSet {
+    let ix = Index::new(w, lost);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5ce7a210);
     ScenarioSet {
         as_of: w.as_of,
@@ -313,23 +444,43 @@ fn newborn_hukou(ix: &Index) -> MatterScenarios {
         let (Some(m), Some(f)) = (child.mother, child.father) else {
             continue;
         };
-        let parent_hukou = match (ix.hukou(m), ix.hukou(f)) {
+        // The certificate names the parents: a parent whose ID on it is missing or damaged is
+        // unknown to the platform, and an unreadable certificate leaves everything it states
+        // unknown.
+        let certificate = !ix.lost_item(
+            "birth_certificates",
+            "newborn",
+            child.id.as_str(),
+            Some(b.certificate_no.clone()),
+        );
+        let mother_known = certificate && ix.parent_id_usable("mother_id", m, &b.certificate_no);
+        let father_known = certificate && ix.parent_id_usable("father_id", f, &b.certificate_no);
+        let known = |k: bool, t: Tri| if k { t } else { Tri::Unknown };
+        let parent_hukou = match (
+            known(mother_known, ix.hukou(m)),
+            known(father_known, ix.hukou(f)),
+        ) {
             (Tri::Holds, _) | (_, Tri::Holds) => Tri::Holds,
             (Tri::Unknown, _) | (_, Tri::Unknown) => Tri::Unknown,
             _ => Tri::Fails,
         };
-        let married = if ix.registered_couples.contains(&(f, m)) {
+        let married = if mother_known && father_known && ix.registered_couples.contains(&(f, m)) {
             Tri::Holds
         } else {
             Tri::Unknown
         };
-        let not_registered = tri(!child.hukou || child.hukou_pending);
+        let not_registered = tri(!child.hukou
+            || child.hukou_pending
+            || ix.register_lost("hukou_residents", b.child));
         let checks = [
-            ("birth_certificate", Tri::Holds),
+            ("birth_certificate", known(certificate, Tri::Holds)),
             ("parent_hukou", parent_hukou),
             ("parents_married", married),
             ("not_registered", not_registered),
-            ("deadline", tri(days <= NEWBORN_DEADLINE_DAYS)),
+            (
+                "deadline",
+                known(certificate, tri(days <= NEWBORN_DEADLINE_DAYS)),
+            ),
         ];
         let form = json!({ "birth_certificate_no": b.certificate_no, "child_name": child.name, "child_id": child.id.to_string() });
         c.offer(
@@ -360,6 +511,7 @@ fn newborn_hukou(ix: &Index) -> MatterScenarios {
 fn talent_subsidy(ix: &Index) -> MatterScenarios {
     let mut c = Collector::new();
     let last_month_start = ix.as_of.with_day0(0).unwrap_or(ix.as_of);
+    let insurance_file = format!("social_insurance_contributions_{}", ix.as_of.format("%Y%m"));
     for (i, p) in ix.w.people.iter().enumerate() {
         let i = i as PersonIdx;
         let age = age_on(p.birth, ix.as_of);
@@ -387,17 +539,29 @@ fn talent_subsidy(ix: &Index) -> MatterScenarios {
             (Tri::Holds, None) => Tri::Fails,
             (t, _) => t,
         };
-        let insured =
-            tri(p.employer.is_some() && p.employed_until.is_none_or(|u| u >= last_month_start));
-        let limit_idx = degree
-            .map(|(l, _)| (l.max(1) - 1).min(2) as usize)
-            .unwrap_or(0);
+        // Pension insurance (110) paid in the as-of month, as the platform receives it.
+        let insured = tri(p.employer.is_some()
+            && p.employed_until.is_none_or(|u| u >= last_month_start)
+            && !ix.lost_item(
+                &insurance_file,
+                "resident_id",
+                p.id.as_str(),
+                Some("110".to_owned()),
+            ));
+        // The ceiling follows the degree; with no degree on record the age decides only below
+        // the lowest ceiling (holds) or at the highest (fails), and is unknown between.
+        let age_limit = match degree {
+            Some((l, _)) => tri(age < TALENT_AGE_LIMITS[(l.max(1) - 1).min(2) as usize]),
+            None if age < TALENT_AGE_LIMITS[0] => Tri::Holds,
+            None if age >= TALENT_AGE_LIMITS[2] => Tri::Fails,
+            None => Tri::Unknown,
+        };
         let checks = [
             ("education", education),
             ("full_time", full_time),
             ("new_hukou", new_hukou),
             ("social_insurance", insured),
-            ("age_limit", tri(age < TALENT_AGE_LIMITS[limit_idx])),
+            ("age_limit", age_limit),
             ("not_received", tri(!ix.subsidy_paid.contains(&i))),
             ("not_dishonest", tri(!ix.dishonest_people.contains(&i))),
         ];
@@ -450,12 +614,7 @@ fn individual_business(ix: &Index, rng: &mut ChaCha8Rng) -> MatterScenarios {
             _ => {}
         }
     }
-    let taken: Vec<&str> = w
-        .enterprises
-        .iter()
-        .filter(|e| e.status == "1")
-        .map(|e| e.name.as_str())
-        .collect();
+    let taken: Vec<&world::Enterprise> = w.enterprises.iter().filter(|e| e.status == "1").collect();
     if business_rooms.is_empty() || home_rooms.is_empty() || taken.is_empty() {
         return MatterScenarios {
             matter: "individual_business",
@@ -476,39 +635,50 @@ fn individual_business(ix: &Index, rng: &mut ChaCha8Rng) -> MatterScenarios {
             continue;
         }
         k += 1;
-        let (premises, premises_fact, name, name_fact) = match k % 5 {
+        let pick = |rooms: &Vec<u32>, rng: &mut ChaCha8Rng| rooms[rng.random_range(0..rooms.len())];
+        let (room, premises_fact, name, name_fact) = match k % 5 {
             1 => (
-                w.addresses[home_rooms[rng.random_range(0..home_rooms.len())] as usize]
-                    .code
-                    .clone(),
+                Some(pick(&home_rooms, rng)),
                 Tri::Fails,
                 fresh_name(&names_in_use, i),
                 Tri::Holds,
             ),
-            2 => (
-                w.addresses[business_rooms[rng.random_range(0..business_rooms.len())] as usize]
-                    .code
-                    .clone(),
-                Tri::Holds,
-                taken[rng.random_range(0..taken.len())].to_string(),
-                Tri::Fails,
-            ),
-            3 => (
-                format!("{}9{:06}", &w.communities[0].code, 900_000 + i % 99_999),
-                Tri::Unknown,
-                fresh_name(&names_in_use, i),
-                Tri::Holds,
-            ),
+            2 => {
+                let room = pick(&business_rooms, rng);
+                let e = taken[rng.random_range(0..taken.len())];
+                // A registration the platform could not read does not take the name.
+                let seen = !ix.lost_item("enterprise_registrations", "uscc", e.uscc.as_str(), None);
+                (Some(room), Tri::Holds, e.name.clone(), tri(!seen))
+            }
+            3 => (None, Tri::Unknown, fresh_name(&names_in_use, i), Tri::Holds),
             _ => (
-                w.addresses[business_rooms[rng.random_range(0..business_rooms.len())] as usize]
-                    .code
-                    .clone(),
+                Some(pick(&business_rooms, rng)),
                 Tri::Holds,
                 fresh_name(&names_in_use, i),
                 Tri::Holds,
             ),
         };
-        let identity = match (ix.hukou(i), p.residence_since.is_some()) {
+        let premises = match room {
+            Some(ai) => w.addresses[ai as usize].code.clone(),
+            None => format!("{}9{:06}", &w.communities[0].code, 900_000 + i % 99_999),
+        };
+        // An address or building record the platform could not read leaves the premises
+        // undecided.
+        let premises_fact = match room {
+            Some(ai) => {
+                let a = &w.addresses[ai as usize];
+                let building = &w.buildings[a.building as usize].code;
+                if ix.lost_item("standard_addresses", "address_code", &a.code, None)
+                    || ix.lost_item("buildings", "building_code", building, None)
+                {
+                    Tri::Unknown
+                } else {
+                    premises_fact
+                }
+            }
+            None => premises_fact,
+        };
+        let identity = match (ix.hukou(i), ix.has_residence(i)) {
             (Tri::Holds, _) | (_, true) => Tri::Holds,
             _ => Tri::Unknown,
         };
@@ -606,10 +776,6 @@ fn disability_subsidies(ix: &Index) -> MatterScenarios {
 
 fn ride_hailing(ix: &Index) -> MatterScenarios {
     let mut c = Collector::new();
-    let three_years_ago = ix
-        .as_of
-        .checked_sub_days(Days::new(3 * 365 + 1))
-        .unwrap_or(ix.as_of);
     for (i, p) in ix.w.people.iter().enumerate() {
         let i = i as PersonIdx;
         let age = age_on(p.birth, ix.as_of);
@@ -629,12 +795,37 @@ fn ride_hailing(ix: &Index) -> MatterScenarios {
             },
         };
         let licence = ix.licences.get(&i).map(|&l| &ix.w.licences[l]);
+        // 满 3 年 by anniversary, the rule every age in the platform follows (a licence first
+        // issued on 29 February completes its years on 28 February).
         let experience = match licence {
-            Some(l) => tri(l.first_issued <= three_years_ago),
+            Some(l) => tri(age_on(l.first_issued, ix.as_of) >= DRIVING_YEARS),
             None => Tri::Unknown,
         };
+        // Only the scoring cycles the licence has lived through exist in the sources (the
+        // cycles before its first issue are not cycles at all), and only those delivered count.
         let score = match licence {
-            Some(l) => tri(l.cycle_points.iter().all(|&pt| pt < 12)),
+            Some(l) => {
+                let cycles = crate::emit::scoring_cycles(l.first_issued, ix.as_of);
+                let offset = 3 - cycles.len();
+                let points: Vec<u8> = cycles
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (start, _))| {
+                        !ix.lost_item(
+                            "driving_score_cycles",
+                            "resident_id",
+                            p.id.as_str(),
+                            Some(start.to_string()),
+                        )
+                    })
+                    .map(|(k, _)| l.cycle_points[offset + k])
+                    .collect();
+                if points.is_empty() {
+                    Tri::Unknown
+                } else {
+                    tri(points.iter().all(|&pt| pt < 12))
+                }
+            }
             None => Tri::Unknown,
         };
         let crimes = ix.crimes.get(&i);

@@ -109,6 +109,11 @@ impl CsvRows {
         Ok(rows)
     }
 
+    /// Bytes of the file consumed so far.
+    pub(crate) fn offset(&self) -> u64 {
+        self.lines.offset()
+    }
+
     pub(crate) fn codec(&self) -> TextCodec {
         self.codec
     }

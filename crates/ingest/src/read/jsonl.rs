@@ -49,6 +49,11 @@ impl JsonlRows {
         }
     }
 
+    /// Bytes of the file consumed so far.
+    pub(crate) fn offset(&self) -> u64 {
+        self.lines.offset()
+    }
+
     pub(crate) fn codec(&self) -> TextCodec {
         self.codec
     }

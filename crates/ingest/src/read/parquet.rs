@@ -45,6 +45,8 @@ pub(crate) struct ParquetRows {
     batch_rows: usize,
     pos: usize,
     record: u64,
+    /// Rows the footer declares (a claim of the file's, used only for progress).
+    total_rows: u64,
 }
 
 impl ParquetRows {
@@ -69,10 +71,11 @@ impl ParquetRows {
                 .iter()
                 .map(|f| f.data_type().clone())
                 .collect();
+            let total_rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
             let reader = builder.with_batch_size(BATCH_ROWS).build()?;
-            Ok::<_, parquet::errors::ParquetError>((header, types, reader))
+            Ok::<_, parquet::errors::ParquetError>((header, types, reader, total_rows))
         }));
-        let (header, types, reader) = match opened {
+        let (header, types, reader, total_rows) = match opened {
             Ok(Ok(x)) => x,
             Ok(Err(e)) => return Err(parquet_error(e.to_string())),
             Err(_) => {
@@ -99,7 +102,13 @@ impl ParquetRows {
             batch_rows: 0,
             pos: 0,
             record: 0,
+            total_rows,
         })
+    }
+
+    /// (rows yielded, rows the footer declares).
+    pub(crate) fn progress(&self) -> (u64, u64) {
+        (self.record, self.total_rows.max(self.record))
     }
 
     pub(crate) fn header(&self) -> &[String] {

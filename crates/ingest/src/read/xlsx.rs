@@ -35,6 +35,8 @@ pub(crate) struct XlsxRows {
     map: Vec<Option<usize>>,
     fields: usize,
     rows: std::vec::IntoIter<SheetRow>,
+    /// Data rows in the sheet (the workbook is parsed whole on open).
+    total_rows: u64,
     record: u64,
 }
 
@@ -88,9 +90,15 @@ impl XlsxRows {
             header,
             map,
             fields: fields.len(),
+            total_rows: rows.len() as u64,
             rows,
             record: 0,
         })
+    }
+
+    /// (sheet rows consumed, sheet rows) after the header.
+    pub(crate) fn progress(&self) -> (u64, u64) {
+        (self.total_rows - self.rows.len() as u64, self.total_rows)
     }
 
     pub(crate) fn header(&self) -> &[String] {

@@ -1,0 +1,512 @@
+//! Deciding with facts from records (the aggregation the entity index will share): provenance
+//! in reasons, staleness and conflicts routed to a person, parties found through forms and
+//! facts, 告知承诺 revoked by a later record, and malformed applications refused.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
+use miaopi_decide::dates::shanghai;
+use miaopi_decide::datum::Datum;
+use miaopi_decide::{
+    Application, DecideError, FactBinding, FactSource, FactSourceError, FactValue, InMemoryFacts,
+    Outcome, OutcomeKind, Provenance, Record, Subject, SubjectKey, Tri, decide, recheck, replay,
+};
+
+const SENIOR: &str = "440304194105101230"; // born 1941-05-10
+
+fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<FixedOffset> {
+    shanghai()
+        .with_ymd_and_hms(y, m, d, h, 0, 0)
+        .single()
+        .unwrap()
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn record(unit: &str, resource: &str, batch: &str, day: u32, fields: &[(&str, Datum)]) -> Record {
+    Record {
+        fields: fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+        provenance: Provenance {
+            unit: unit.into(),
+            resource: resource.into(),
+            batch_id: batch.into(),
+            ingested_at: at(2026, 10, day, 2),
+            record: format!("{resource}.csv:{day}"),
+        },
+        conflicts: BTreeMap::new(),
+    }
+}
+
+fn text(s: &str) -> Datum {
+    Datum::Text(s.into())
+}
+
+/// A Futian 户籍 senior, alive, not on the roster; every resource delivered on 30 October.
+fn senior_world() -> InMemoryFacts {
+    let mut f = InMemoryFacts::new();
+    f.add(
+        "hukou_residents",
+        "resident_id",
+        SENIOR,
+        record(
+            "police",
+            "hukou_residents",
+            "b-hukou-1030",
+            30,
+            &[
+                ("resident_id", text(SENIOR)),
+                ("birth_date", Datum::Date(date(1941, 5, 10))),
+                ("status", text("1")),
+            ],
+        ),
+    );
+    for r in [
+        "residence_registrations",
+        "death_registrations",
+        "dishonest_debtors",
+        "senior_allowance_roster",
+    ] {
+        f.delivered(r, at(2026, 10, 30, 2));
+    }
+    f
+}
+
+fn senior_application() -> Application {
+    Application {
+        matter: "senior_allowance".into(),
+        application_date: date(2026, 10, 31),
+        applicant: SubjectKey::parse(miaopi_decide::PartyKind::Person, SENIOR).unwrap(),
+        parties: BTreeMap::new(),
+        form: BTreeMap::new(),
+        commitments: Vec::new(),
+        accept_pending_materials: false,
+        prior_false_commitment: false,
+    }
+}
+
+#[test]
+fn approval_explains_each_condition_with_its_sources() {
+    let r = decide(
+        common::packages(),
+        &senior_application(),
+        &senior_world(),
+        at(2026, 10, 31, 10),
+    )
+    .unwrap();
+    assert_eq!(
+        r.outcome,
+        Outcome::Approved {
+            details: [("月津贴".to_owned(), Datum::Int(200))].into()
+        }
+    );
+    let age = r.conditions.iter().find(|c| c.code == "age").unwrap();
+    assert_eq!(
+        age.reason,
+        "申请之日年满80周岁：年龄 85 岁（出生日期 1941-05-10）≥ 80 岁；无户籍记录的按身份证号计 85 岁\
+         （来源：有户籍记录：公安分局 户籍人口，批次 b-hukou-1030；出生日期：公安分局 户籍人口，批次 b-hukou-1030；身份证出生日期：公民身份号码）：满足"
+    );
+    let alive = r.conditions.iter().find(|c| c.code == "alive").unwrap();
+    assert!(
+        alive
+            .reason
+            .contains("死亡登记 无记录（来源：有死亡登记：民政局 死亡登记（无记录））"),
+        "{}",
+        alive.reason
+    );
+    assert_eq!(
+        r.reasons.last().unwrap(),
+        "结论：批准。全部 4 项条件均满足，核定：月津贴 200元/月"
+    );
+    // The receipt carries every fact with provenance, the parameters and the engine.
+    let birth = &r.facts["出生日期"];
+    assert_eq!(birth.provenance[0].batch_id, "b-hukou-1030");
+    assert_eq!(r.parameters["高龄年龄"], Datum::Int(80));
+    assert_eq!(r.engine.name, "dsntk");
+    assert_eq!(r.derived["年龄"], Some(Datum::Int(85)));
+    assert!(
+        r.to_json()
+            .contains("\"decided_at\":\"2026-10-31T10:00:00+08:00\"")
+    );
+    assert_eq!(replay(&r, common::packages()).unwrap(), r.outcome);
+}
+
+#[test]
+fn a_stale_death_register_never_rejects() {
+    let mut world = senior_world();
+    // A death record, but the register (daily) was last refreshed ten days ago.
+    world.add(
+        "death_registrations",
+        "resident_id",
+        SENIOR,
+        record(
+            "civil_affairs",
+            "death_registrations",
+            "b-death-1020",
+            20,
+            &[("resident_id", text(SENIOR))],
+        ),
+    );
+    world.delivered("death_registrations", at(2026, 10, 20, 2));
+    let r = decide(
+        common::packages(),
+        &senior_application(),
+        &world,
+        at(2026, 10, 31, 10),
+    )
+    .unwrap();
+    assert_eq!(r.outcome.kind(), OutcomeKind::ManualReview);
+    let alive = r.conditions.iter().find(|c| c.code == "alive").unwrap();
+    // The stale fact reaches the rules as null, so the rule itself cannot decide.
+    assert_eq!(alive.computed, None);
+    assert_eq!(alive.status, Tri::Unknown);
+    assert_eq!(alive.tainted_facts, ["有死亡登记"]);
+    assert!(r.facts["有死亡登记"].stale);
+
+    // Refreshed: the same record now decides.
+    world.delivered("death_registrations", at(2026, 10, 30, 2));
+    let r = decide(
+        common::packages(),
+        &senior_application(),
+        &world,
+        at(2026, 10, 31, 10),
+    )
+    .unwrap();
+    assert_eq!(
+        r.outcome,
+        Outcome::Rejected {
+            failing: vec!["alive".into()]
+        }
+    );
+}
+
+#[test]
+fn disagreeing_sources_and_a_birth_date_against_the_id_go_to_a_person() {
+    let mut world = InMemoryFacts::new();
+    let mut hukou = record(
+        "police",
+        "hukou_residents",
+        "b-hukou-1030",
+        30,
+        &[
+            ("birth_date", Datum::Date(date(1951, 5, 10))),
+            ("status", text("1")),
+        ],
+    );
+    hukou.conflicts.insert(
+        "status".into(),
+        vec![miaopi_decide::facts::ConflictingValue {
+            value: text("2"),
+            provenance: None,
+        }],
+    );
+    world.add("hukou_residents", "resident_id", SENIOR, hukou);
+    for r in [
+        "residence_registrations",
+        "death_registrations",
+        "dishonest_debtors",
+        "senior_allowance_roster",
+    ] {
+        world.delivered(r, at(2026, 10, 30, 2));
+    }
+    let r = decide(
+        common::packages(),
+        &senior_application(),
+        &world,
+        at(2026, 10, 31, 10),
+    )
+    .unwrap();
+    let Outcome::ManualReview { unknown, causes } = &r.outcome else {
+        panic!("{:?}", r.outcome)
+    };
+    assert_eq!(unknown, &["hukou", "age"]);
+    assert!(causes.iter().any(|c| c.contains("户籍状态")), "{causes:?}");
+    let birth = r.facts["出生日期"].conflict.as_ref().unwrap();
+    assert!(birth.note.contains("1951-05-10") && birth.note.contains("1941-05-10"));
+}
+
+#[test]
+fn birthday_today_counts() {
+    // Born 1946-10-31: 80 on 2026-10-31, 79 the day before.
+    let id = "440304194610311239";
+    let mut world = senior_world();
+    world.add(
+        "hukou_residents",
+        "resident_id",
+        id,
+        record(
+            "police",
+            "hukou_residents",
+            "b2",
+            30,
+            &[
+                ("birth_date", Datum::Date(date(1946, 10, 31))),
+                ("status", text("1")),
+            ],
+        ),
+    );
+    let mut app = senior_application();
+    app.applicant = SubjectKey::parse(miaopi_decide::PartyKind::Person, id).unwrap();
+    let r = decide(common::packages(), &app, &world, at(2026, 10, 31, 0)).unwrap();
+    assert_eq!(r.outcome.kind(), OutcomeKind::Approved);
+    app.application_date = date(2026, 10, 30);
+    let r = decide(common::packages(), &app, &world, at(2026, 10, 30, 23)).unwrap();
+    assert_eq!(
+        r.outcome,
+        Outcome::Rejected {
+            failing: vec!["age".into()]
+        }
+    );
+}
+
+#[test]
+fn a_commitment_is_revoked_by_a_later_roster_record() {
+    // The roster has not been delivered at all: 未领取 cannot be checked.
+    let mut world = InMemoryFacts::new();
+    world.add(
+        "hukou_residents",
+        "resident_id",
+        SENIOR,
+        record(
+            "police",
+            "hukou_residents",
+            "b-hukou-1030",
+            30,
+            &[
+                ("birth_date", Datum::Date(date(1941, 5, 10))),
+                ("status", text("1")),
+            ],
+        ),
+    );
+    for r in [
+        "residence_registrations",
+        "death_registrations",
+        "dishonest_debtors",
+    ] {
+        world.delivered(r, at(2026, 10, 30, 2));
+    }
+    let mut app = senior_application();
+    app.commitments = vec!["not_receiving".into()];
+    let r = decide(common::packages(), &app, &world, at(2026, 10, 31, 10)).unwrap();
+    let Outcome::ApprovedOnCommitment { task, .. } = &r.outcome else {
+        panic!("{:?}", r.outcome)
+    };
+    assert_eq!(task.conditions, ["not_receiving"]);
+    assert_eq!(task.facts, ["在发放名册"]);
+    assert_eq!(task.due, date(2026, 11, 30));
+
+    // Still nothing on the roster: nothing to revoke.
+    world.delivered("senior_allowance_roster", at(2026, 11, 15, 2));
+    assert_eq!(
+        recheck(&r, common::packages(), &world, at(2026, 11, 20, 9)).unwrap(),
+        None
+    );
+    // The roster shows the applicant paid elsewhere: revoked.
+    world.add(
+        "senior_allowance_roster",
+        "resident_id",
+        SENIOR,
+        record(
+            "civil_affairs",
+            "senior_allowance_roster",
+            "b-roster-11",
+            15,
+            &[],
+        ),
+    );
+    let revocation = recheck(&r, common::packages(), &world, at(2026, 11, 20, 9))
+        .unwrap()
+        .unwrap();
+    assert_eq!(revocation.conditions, ["not_receiving"]);
+    assert_eq!(revocation.receipt_id, r.receipt_id);
+    assert!(revocation.reasons.last().unwrap().contains("撤销"));
+    assert_eq!(
+        revocation.facts["在发放名册"].value,
+        Some(Datum::Bool(true))
+    );
+
+    // Only commitments can be rechecked.
+    let plain_world = senior_world();
+    let plain = decide(
+        common::packages(),
+        &senior_application(),
+        &plain_world,
+        at(2026, 10, 31, 10),
+    )
+    .unwrap();
+    assert!(matches!(
+        recheck(
+            &plain,
+            common::packages(),
+            &plain_world,
+            at(2026, 11, 20, 9)
+        ),
+        Err(DecideError::NotOnCommitment(_))
+    ));
+}
+
+#[test]
+fn parties_are_found_through_the_form_and_the_certificate() {
+    let mother = "44030419950308124X";
+    let father = "440304199307211131";
+    let child = "440304202609151212";
+    let mut world = InMemoryFacts::new();
+    world.add(
+        "birth_certificates",
+        "certificate_no",
+        "O440304261234",
+        record(
+            "health",
+            "birth_certificates",
+            "b-birth",
+            30,
+            &[
+                ("certificate_no", text("O440304261234")),
+                ("birth_date", Datum::Date(date(2026, 9, 15))),
+                ("mother_id", text(mother)),
+                // Lower-case x and all: party keys from facts are parsed leniently.
+                ("father_id", text(father)),
+            ],
+        ),
+    );
+    world.add(
+        "hukou_residents",
+        "resident_id",
+        mother,
+        record(
+            "police",
+            "hukou_residents",
+            "b-hukou",
+            30,
+            &[("status", text("1"))],
+        ),
+    );
+    world.add(
+        "marriage_registrations",
+        "wife_id",
+        mother,
+        record(
+            "civil_affairs",
+            "marriage_registrations",
+            "b-marriage",
+            30,
+            &[("husband_id", text(father)), ("kind", text("IA"))],
+        ),
+    );
+    for r in ["residence_registrations", "dishonest_debtors"] {
+        world.delivered(r, at(2026, 10, 30, 2));
+    }
+    let app = Application {
+        matter: "newborn_hukou".into(),
+        application_date: date(2026, 10, 31),
+        applicant: SubjectKey::parse(miaopi_decide::PartyKind::Person, mother).unwrap(),
+        parties: BTreeMap::new(),
+        form: [
+            ("出生医学证明编号".to_owned(), text("O440304261234")),
+            ("新生儿姓名".to_owned(), text("张小明")),
+            ("新生儿身份证号".to_owned(), text(child)),
+        ]
+        .into(),
+        commitments: Vec::new(),
+        accept_pending_materials: false,
+        prior_false_commitment: false,
+    };
+    let r = decide(common::packages(), &app, &world, at(2026, 10, 31, 10)).unwrap();
+    assert_eq!(r.outcome.kind(), OutcomeKind::Approved, "{:#?}", r.reasons);
+    assert_eq!(r.parties["father"].as_ref().unwrap().as_str(), father);
+    assert_eq!(
+        r.parties["certificate"].as_ref().unwrap().as_str(),
+        "O440304261234"
+    );
+    assert_eq!(r.facts["父亲身份证号"].value, Some(text(father)));
+    // The father has neither a hukou nor a residence record: known absent, not missing.
+    assert_eq!(r.facts["父亲有户籍记录"].value, Some(Datum::Bool(false)));
+}
+
+struct WrongType;
+
+impl FactSource for WrongType {
+    fn fetch(
+        &self,
+        _: &Subject,
+        binding: &FactBinding,
+        _: DateTime<FixedOffset>,
+    ) -> Result<FactValue, FactSourceError> {
+        if binding.resource == "death_registrations" {
+            return Err(FactSourceError::Unavailable {
+                resource: binding.resource.clone(),
+                message: "timeout".into(),
+            });
+        }
+        Ok(FactValue::known(text("not what was bound"), vec![]))
+    }
+}
+
+#[test]
+fn source_failures_and_bad_values_are_errors_not_rejections() {
+    let e = decide(
+        common::packages(),
+        &senior_application(),
+        &WrongType,
+        at(2026, 10, 31, 10),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, DecideError::FactType { .. } | DecideError::FactSource(_)),
+        "{e}"
+    );
+}
+
+#[test]
+fn malformed_applications_are_refused() {
+    let world = senior_world();
+    let mut app = senior_application();
+    app.form.insert("备注".into(), text("x"));
+    assert!(matches!(
+        decide(common::packages(), &app, &world, at(2026, 10, 31, 10)),
+        Err(DecideError::InvalidApplication(_))
+    ));
+    let mut app = senior_application();
+    app.commitments = vec!["age".into()];
+    assert!(matches!(
+        decide(common::packages(), &app, &world, at(2026, 10, 31, 10)),
+        Err(DecideError::InvalidApplication(_))
+    ));
+    let mut app = senior_application();
+    app.accept_pending_materials = true;
+    assert!(matches!(
+        decide(common::packages(), &app, &world, at(2026, 10, 31, 10)),
+        Err(DecideError::InvalidApplication(_))
+    ));
+    let mut app = senior_application();
+    app.application_date = date(2023, 12, 31);
+    assert!(matches!(
+        decide(common::packages(), &app, &world, at(2026, 10, 31, 10)),
+        Err(DecideError::NoVersionInForce { .. })
+    ));
+}
+
+#[test]
+fn the_dsntk_version_recorded_is_the_one_built() {
+    let lock = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock"),
+    )
+    .unwrap();
+    let block = lock
+        .split("[[package]]")
+        .find(|b| b.contains("name = \"dsntk-model-evaluator\""))
+        .unwrap();
+    assert!(
+        block.contains(&format!(
+            "version = \"{}\"",
+            miaopi_decide::engine::DSNTK_VERSION
+        )),
+        "{block}"
+    );
+}

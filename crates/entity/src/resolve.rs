@@ -1,0 +1,804 @@
+//! Entity resolution: mentions in, one entity (or a review item) per mention out.
+//!
+//! Pure: no lake, no clock. The run module feeds it mentions read from `dwd` and writes its
+//! decisions back.
+
+use std::collections::HashMap;
+
+use miaopi_link::{BlockingRule, Dataset, Decision, KeyPart, Transform, person_spec};
+use miaopi_model::{ResidentId, Uscc};
+
+use crate::EntityError;
+use crate::roles::{PartyRole, RoleKind};
+
+/// A key field's state after intake (`<field>_key_status` in `dwd`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyState {
+    Valid,
+    Missing,
+    /// The intake reason code, e.g. `id_check_mismatch`, `uscc_check_mismatch`.
+    Invalid(String),
+}
+
+impl KeyState {
+    pub fn from_status(status: Option<&str>) -> KeyState {
+        match status {
+            Some("valid") => KeyState::Valid,
+            None | Some("missing") => KeyState::Missing,
+            Some(code) => KeyState::Invalid(code.to_string()),
+        }
+    }
+}
+
+/// One record naming one party.
+#[derive(Debug, Clone)]
+pub struct Mention {
+    /// Index into the run's roles.
+    pub role: u16,
+    /// Index into the run's batches.
+    pub batch: u32,
+    pub record: u64,
+    pub key: Option<String>,
+    pub key_state: KeyState,
+    pub name: Option<String>,
+    pub sex: Option<String>,
+    pub birth: Option<String>,
+    pub address: Option<String>,
+}
+
+/// The entity kinds resolution produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Person,
+    LegalPerson,
+}
+
+/// A resolved entity's identifying attributes (the first seen, registers first).
+#[derive(Debug, Clone)]
+pub struct Entity {
+    pub kind: Kind,
+    /// The register key: resident ID or credit code.
+    pub key: String,
+    pub name: Option<String>,
+    pub sex: Option<String>,
+    pub birth: Option<String>,
+    pub address: Option<String>,
+    /// Found in a register (户籍人口, 居住登记, 企业登记), not only in other units' records.
+    pub registered: bool,
+    /// Mentions linked to it by key.
+    pub mentions: u64,
+    /// Merged into another entity (the same person under a swapped ID): not an entity itself.
+    pub merged_into: Option<u32>,
+}
+
+/// How a mention was linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    /// Its validated key is a register key, and nothing in the record contradicts it.
+    KeyExact,
+    /// Its validated key names nobody in the registers: an entity known from other units only.
+    KeyOutsider,
+    /// Fellegi–Sunter score at or above the accept threshold.
+    Probabilistic,
+    /// A damaged key with exactly one register key one edit away, and no name or birth date in
+    /// the record to weigh against it.
+    KeyRepair,
+}
+
+impl Method {
+    pub fn code(self) -> &'static str {
+        match self {
+            Method::KeyExact => "key_exact",
+            Method::KeyOutsider => "key_outsider",
+            Method::Probabilistic => "probabilistic",
+            Method::KeyRepair => "key_repair",
+        }
+    }
+}
+
+/// Why a mention went to review instead of being linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReviewReason {
+    /// The best candidate's probability is between the review and accept thresholds.
+    Uncertain,
+    /// The key is damaged and more than one register key is one edit away.
+    AmbiguousRepair,
+    /// The key is valid and registered but the record's name contradicts the register.
+    NameContradicts,
+    /// No candidate at all.
+    NoCandidate,
+}
+
+impl ReviewReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            ReviewReason::Uncertain => "uncertain",
+            ReviewReason::AmbiguousRepair => "ambiguous_repair",
+            ReviewReason::NameContradicts => "name_contradicts",
+            ReviewReason::NoCandidate => "no_candidate",
+        }
+    }
+
+    pub fn message_zh(self) -> &'static str {
+        match self {
+            ReviewReason::Uncertain => "匹配概率介于复核阈值与确认阈值之间，需人工确认",
+            ReviewReason::AmbiguousRepair => {
+                "证件号有误，且有多个登记证件号与之仅差一处，无法自动确定"
+            }
+            ReviewReason::NameContradicts => "证件号已登记，但记录中的姓名与登记姓名不符",
+            ReviewReason::NoCandidate => "证件号缺失或有误，且未找到可能的匹配对象",
+        }
+    }
+}
+
+/// The outcome for one mention.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution {
+    Linked {
+        entity: u32,
+        method: Method,
+        score: f64,
+    },
+    Review {
+        reason: ReviewReason,
+        candidate: Option<u32>,
+        probability: f64,
+    },
+}
+
+/// One mention's decision.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub role: u16,
+    pub batch: u32,
+    pub record: u64,
+    pub kind: Kind,
+    pub resolution: Resolution,
+}
+
+/// Counts of a resolution run.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ResolveCounts {
+    pub mentions: u64,
+    pub persons: u64,
+    pub persons_registered: u64,
+    pub legal_persons: u64,
+    pub legal_persons_registered: u64,
+    pub by_method: std::collections::BTreeMap<String, u64>,
+    pub review_by_reason: std::collections::BTreeMap<String, u64>,
+    pub probabilistic_candidates: u64,
+    pub probabilistic_pairs_scored: u64,
+    pub em_iterations: u64,
+}
+
+/// Resolves mentions in two calls: [`Resolver::add`] for every mention (registers first), then
+/// [`Resolver::finish`].
+pub struct Resolver {
+    kinds: Vec<RoleKind>,
+    registers: Vec<bool>,
+    /// Whether a role's records carry a name / birth date (to weigh against a repaired key).
+    descriptive: Vec<bool>,
+    pub entities: Vec<Entity>,
+    by_key: HashMap<(Kind, String), u32>,
+    pending: Vec<(Mention, Kind, PendingWhy)>,
+    pub decided: Vec<Decided>,
+    pub counts: ResolveCounts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PendingWhy {
+    /// Missing or invalid key.
+    Damaged,
+    /// Valid and registered, but the name disagrees.
+    NameDisagrees(u32),
+    /// Valid, unregistered, and one edit from a register key.
+    NearRegister,
+}
+
+/// Two names agree when equal, or of equal length and one character apart (a typo); anything
+/// else is weighed by the probabilistic stage rather than trusted.
+fn names_agree(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (x, y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    x.len() == y.len() && x.iter().zip(&y).filter(|(p, q)| p != q).count() <= 1
+}
+
+const ID_DIGITS: [u8; 10] = *b"0123456789";
+
+/// A comparison this far against a link (log2 Bayes factor; −2 is 4 : 1 against) vetoes an
+/// automatic probabilistic link, whatever the other comparisons add up to.
+const CONTRADICTION_LOG2: f64 = -2.0;
+
+fn min_factor(pair: &miaopi_link::PairResult) -> f64 {
+    pair.log2_bayes_factors.iter().copied().fold(0.0, f64::min)
+}
+
+/// Codes one edit from `text` that `valid` accepts: one character replaced from `alphabet`
+/// (the last from `last_alphabet`), or two characters swapped at one of the `gaps`.
+fn one_edit_neighbours(
+    text: &str,
+    alphabet: &[u8],
+    last_alphabet: &[u8],
+    gaps: &[(usize, usize)],
+    valid: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let bytes: Vec<u8> = text.bytes().map(|b| b.to_ascii_uppercase()).collect();
+    if bytes.len() != 18 {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut try_push = |candidate: &[u8]| {
+        if candidate == bytes.as_slice() {
+            return;
+        }
+        if let Ok(s) = std::str::from_utf8(candidate)
+            && valid(s)
+            && !out.iter().any(|o| o == s)
+        {
+            out.push(s.to_string());
+        }
+    };
+    let mut work = bytes.clone();
+    for i in 0..18 {
+        let original = work[i];
+        for &c in if i == 17 { last_alphabet } else { alphabet } {
+            if c != original {
+                work[i] = c;
+                try_push(&work);
+            }
+        }
+        work[i] = original;
+    }
+    for &(i, gap) in gaps {
+        work.swap(i, i + gap);
+        try_push(&work);
+        work.swap(i, i + gap);
+    }
+    out
+}
+
+/// Resident IDs one edit from `text` that pass GB 11643: the check character recomputed, one
+/// digit changed, two adjacent characters swapped, or two characters ten apart swapped (the
+/// swap the check cannot see). `text` itself is excluded.
+pub fn id_neighbours(text: &str) -> Vec<String> {
+    let gaps: Vec<(usize, usize)> = (0..17)
+        .map(|i| (i, 1))
+        .chain((0..8).map(|i| (i, 10)))
+        .collect();
+    one_edit_neighbours(text, &ID_DIGITS, b"0123456789X", &gaps, |s| {
+        ResidentId::parse(s).is_ok()
+    })
+}
+
+const USCC_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+/// Credit codes one substitution or adjacent swap from `text` that pass GB 32100.
+pub fn uscc_neighbours(text: &str) -> Vec<String> {
+    let gaps: Vec<(usize, usize)> = (0..17).map(|i| (i, 1)).collect();
+    one_edit_neighbours(text, USCC_ALPHABET, USCC_ALPHABET, &gaps, |s| {
+        Uscc::parse(s).is_ok()
+    })
+}
+
+impl Resolver {
+    pub fn new(roles: &[PartyRole]) -> Resolver {
+        Resolver {
+            kinds: roles.iter().map(|r| r.kind).collect(),
+            registers: roles.iter().map(|r| r.register).collect(),
+            descriptive: roles
+                .iter()
+                .map(|r| r.name_field.is_some() || r.birth_field.is_some())
+                .collect(),
+            entities: Vec::new(),
+            by_key: HashMap::new(),
+            pending: Vec::new(),
+            decided: Vec::new(),
+            counts: ResolveCounts::default(),
+        }
+    }
+
+    /// Which kind of entity a mention names: fixed by the role, or for 证件号 by the value
+    /// (a valid resident ID or credit code) or the intake's reason code (`id_…`, `uscc_…`).
+    fn kind_of(&self, m: &Mention) -> Kind {
+        match self.kinds.get(m.role as usize) {
+            Some(RoleKind::Person) => Kind::Person,
+            Some(RoleKind::LegalPerson) => Kind::LegalPerson,
+            Some(RoleKind::Party) | None => match (&m.key_state, &m.key) {
+                (KeyState::Invalid(code), _) if code.starts_with("uscc") => Kind::LegalPerson,
+                (KeyState::Valid, Some(k)) if ResidentId::parse(k).is_err() => Kind::LegalPerson,
+                _ => Kind::Person,
+            },
+        }
+    }
+
+    fn entity_for(&mut self, kind: Kind, m: &Mention, registered: bool) -> u32 {
+        let key = m.key.clone().unwrap_or_default();
+        if let Some(&e) = self.by_key.get(&(kind, key.clone())) {
+            let ent = &mut self.entities[e as usize];
+            // Attributes fill in from later records where the first had none.
+            for (slot, v) in [
+                (&mut ent.name, &m.name),
+                (&mut ent.sex, &m.sex),
+                (&mut ent.birth, &m.birth),
+                (&mut ent.address, &m.address),
+            ] {
+                if slot.is_none() {
+                    slot.clone_from(v);
+                }
+            }
+            ent.registered |= registered;
+            return e;
+        }
+        let e = self.entities.len() as u32;
+        self.entities.push(Entity {
+            kind,
+            key: key.clone(),
+            name: m.name.clone(),
+            sex: m.sex.clone(),
+            birth: m.birth.clone(),
+            address: m.address.clone(),
+            registered,
+            mentions: 0,
+            merged_into: None,
+        });
+        self.by_key.insert((kind, key), e);
+        e
+    }
+
+    fn link(&mut self, m: &Mention, kind: Kind, entity: u32, method: Method, score: f64) {
+        if let Some(e) = self.entities.get_mut(entity as usize) {
+            e.mentions += 1;
+        }
+        *self
+            .counts
+            .by_method
+            .entry(method.code().to_string())
+            .or_default() += 1;
+        self.decided.push(Decided {
+            role: m.role,
+            batch: m.batch,
+            record: m.record,
+            kind,
+            resolution: Resolution::Linked {
+                entity,
+                method,
+                score,
+            },
+        });
+    }
+
+    fn review(
+        &mut self,
+        m: &Mention,
+        kind: Kind,
+        reason: ReviewReason,
+        candidate: Option<u32>,
+        probability: f64,
+    ) {
+        *self
+            .counts
+            .review_by_reason
+            .entry(reason.code().to_string())
+            .or_default() += 1;
+        self.decided.push(Decided {
+            role: m.role,
+            batch: m.batch,
+            record: m.record,
+            kind,
+            resolution: Resolution::Review {
+                reason,
+                candidate,
+                probability,
+            },
+        });
+    }
+
+    /// Takes one mention. Register mentions must all come before the others, so that the
+    /// registers define the entities before anything is compared with them.
+    pub fn add(&mut self, m: Mention) {
+        self.counts.mentions += 1;
+        let kind = self.kind_of(&m);
+        let register = self
+            .registers
+            .get(m.role as usize)
+            .copied()
+            .unwrap_or(false);
+        if m.key_state != KeyState::Valid || m.key.is_none() {
+            self.pending.push((m, kind, PendingWhy::Damaged));
+            return;
+        }
+        if register {
+            let e = self.entity_for(kind, &m, true);
+            self.link(&m, kind, e, Method::KeyExact, 1.0);
+            return;
+        }
+        let key = m.key.clone().unwrap_or_default();
+        if let Some(&e) = self.by_key.get(&(kind, key.clone())) {
+            let contradicts = match (&m.name, &self.entities[e as usize].name) {
+                (Some(a), Some(b)) => kind == Kind::Person && !names_agree(a, b),
+                _ => false,
+            };
+            if contradicts {
+                self.pending.push((m, kind, PendingWhy::NameDisagrees(e)));
+            } else {
+                self.link(&m, kind, e, Method::KeyExact, 1.0);
+            }
+            return;
+        }
+        if kind == Kind::Person
+            && id_neighbours(&key).iter().any(|n| {
+                self.by_key
+                    .get(&(Kind::Person, n.clone()))
+                    .is_some_and(|&e| self.entities[e as usize].registered)
+            })
+        {
+            self.pending.push((m, kind, PendingWhy::NearRegister));
+            return;
+        }
+        let e = self.entity_for(kind, &m, false);
+        self.link(&m, kind, e, Method::KeyOutsider, 1.0);
+    }
+
+    /// The entity a merged one now belongs to.
+    pub fn find(&self, mut e: u32) -> u32 {
+        while let Some(next) = self.entities.get(e as usize).and_then(|x| x.merged_into) {
+            e = next;
+        }
+        e
+    }
+
+    /// One person under two valid IDs that differ by swapping two digits ten places apart —
+    /// the one transposition GB 11643 cannot detect — is merged into the ID with more
+    /// mentions (the majority of units wrote it), unless their names, birth dates or sexes
+    /// contradict. Two real people with such IDs and no contradicting attribute are far
+    /// rarer than the typing error.
+    fn merge_swapped_ids(&mut self) {
+        let persons: Vec<u32> = (0..self.entities.len() as u32)
+            .filter(|&e| self.entities[e as usize].kind == Kind::Person)
+            .collect();
+        for e in persons {
+            if self.entities[e as usize].merged_into.is_some() {
+                continue;
+            }
+            let key = self.entities[e as usize].key.clone();
+            let bytes = key.as_bytes();
+            if bytes.len() != 18 {
+                continue;
+            }
+            for i in 0..8 {
+                let mut swapped = bytes.to_vec();
+                swapped.swap(i, i + 10);
+                if swapped == bytes {
+                    continue;
+                }
+                let Ok(other_key) = String::from_utf8(swapped) else {
+                    continue;
+                };
+                let Some(&f) = self.by_key.get(&(Kind::Person, other_key)) else {
+                    continue;
+                };
+                let (a, b) = (self.find(e), self.find(f));
+                if a == b {
+                    continue;
+                }
+                let (x, y) = (&self.entities[a as usize], &self.entities[b as usize]);
+                let contradicts =
+                    |p: &Option<String>, q: &Option<String>, agree: fn(&str, &str) -> bool| matches!((p, q), (Some(p), Some(q)) if !agree(p, q));
+                if contradicts(&x.name, &y.name, names_agree)
+                    || contradicts(&x.birth, &y.birth, |p, q| p == q)
+                    || contradicts(&x.sex, &y.sex, |p, q| p == q)
+                {
+                    continue;
+                }
+                let (survivor, loser) = if (x.mentions, x.registered) >= (y.mentions, y.registered)
+                {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
+                let l = self.entities[loser as usize].clone();
+                let s = &mut self.entities[survivor as usize];
+                s.mentions += l.mentions;
+                s.registered |= l.registered;
+                for (slot, v) in [
+                    (&mut s.name, l.name),
+                    (&mut s.sex, l.sex),
+                    (&mut s.birth, l.birth),
+                    (&mut s.address, l.address),
+                ] {
+                    if slot.is_none() {
+                        *slot = v;
+                    }
+                }
+                self.entities[loser as usize].merged_into = Some(survivor);
+                *self
+                    .counts
+                    .by_method
+                    .entry("key_swap_merged".into())
+                    .or_default() += l.mentions;
+            }
+        }
+        // Point every decision at the surviving entity.
+        let finds: Vec<u32> = (0..self.entities.len() as u32)
+            .map(|e| self.find(e))
+            .collect();
+        for d in &mut self.decided {
+            match &mut d.resolution {
+                Resolution::Linked { entity, .. } => *entity = finds[*entity as usize],
+                Resolution::Review {
+                    candidate: Some(c), ..
+                } => *c = finds[*c as usize],
+                Resolution::Review { .. } => {}
+            }
+        }
+    }
+
+    /// Register entities one edit from a damaged or suspect key.
+    fn repair_candidates(&self, kind: Kind, key: &str) -> Vec<u32> {
+        let neighbours = match kind {
+            Kind::Person => id_neighbours(key),
+            Kind::LegalPerson => uscc_neighbours(key),
+        };
+        neighbours
+            .iter()
+            .filter_map(|n| self.by_key.get(&(kind, n.clone())).copied())
+            .collect()
+    }
+
+    /// Resolves every pending mention and returns the decisions of all mentions.
+    pub fn finish(mut self) -> Result<Resolver, EntityError> {
+        let pending = std::mem::take(&mut self.pending);
+        let (persons, enterprises): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|(_, k, _)| *k == Kind::Person);
+        self.resolve_persons(persons)?;
+        for (m, kind, _) in enterprises {
+            let candidates = m
+                .key
+                .as_deref()
+                .map(|k| self.repair_candidates(kind, k))
+                .unwrap_or_default();
+            match candidates.as_slice() {
+                [one] => {
+                    let agrees = match (&m.name, &self.entities[*one as usize].name) {
+                        (Some(a), Some(b)) => a == b,
+                        _ => true,
+                    };
+                    if agrees {
+                        self.link(&m, kind, *one, Method::KeyRepair, 1.0);
+                    } else {
+                        self.review(&m, kind, ReviewReason::Uncertain, Some(*one), 0.0);
+                    }
+                }
+                [] => self.review(&m, kind, ReviewReason::NoCandidate, None, 0.0),
+                [first, ..] => {
+                    let first = *first;
+                    self.review(&m, kind, ReviewReason::AmbiguousRepair, Some(first), 0.0)
+                }
+            }
+        }
+        self.merge_swapped_ids();
+        for e in self.entities.iter().filter(|e| e.merged_into.is_none()) {
+            match (e.kind, e.registered) {
+                (Kind::Person, r) => {
+                    self.counts.persons += 1;
+                    self.counts.persons_registered += u64::from(r);
+                }
+                (Kind::LegalPerson, r) => {
+                    self.counts.legal_persons += 1;
+                    self.counts.legal_persons_registered += u64::from(r);
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    fn resolve_persons(
+        &mut self,
+        pending: Vec<(Mention, Kind, PendingWhy)>,
+    ) -> Result<(), EntityError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        const CANDIDATE: &str = "candidate";
+        let columns = [
+            "name",
+            "sex",
+            "birth_date",
+            "resident_id",
+            "address_code",
+            CANDIDATE,
+        ];
+        let person_entities: Vec<u32> = (0..self.entities.len() as u32)
+            .filter(|&e| self.entities[e as usize].kind == Kind::Person)
+            .collect();
+        let mut b = Dataset::new(columns);
+        for (row, &e) in person_entities.iter().enumerate() {
+            let ent = &self.entities[e as usize];
+            b.push(
+                row as u64,
+                vec![
+                    ent.name.clone(),
+                    ent.sex.clone(),
+                    ent.birth.clone(),
+                    Some(ent.key.clone()),
+                    ent.address.clone(),
+                    Some(ent.key.clone()),
+                ],
+            )?;
+        }
+        // One A row per (mention, repair candidate), so blocking on `candidate` brings each
+        // candidate into comparison; plus one without, for the other blocking rules.
+        let mut a = Dataset::new(columns);
+        let mut a_mention: Vec<usize> = Vec::new();
+        let mut candidates_of: Vec<Vec<u32>> = Vec::with_capacity(pending.len());
+        for (i, (m, kind, why)) in pending.iter().enumerate() {
+            let mut cands = m
+                .key
+                .as_deref()
+                .map(|k| self.repair_candidates(*kind, k))
+                .unwrap_or_default();
+            if let PendingWhy::NameDisagrees(e) = why {
+                cands.push(*e);
+            }
+            self.counts.probabilistic_candidates += cands.len() as u64;
+            let base = vec![
+                m.name.clone(),
+                m.sex.clone(),
+                m.birth.clone(),
+                m.key.clone(),
+                m.address.clone(),
+            ];
+            for c in cands
+                .iter()
+                .map(|&c| Some(self.entities[c as usize].key.clone()))
+                .chain([None])
+            {
+                let mut values = base.clone();
+                values.push(c);
+                a.push(a_mention.len() as u64, values)?;
+                a_mention.push(i);
+            }
+            candidates_of.push(cands);
+        }
+        let mut spec = person_spec();
+        // The ID-carries-birth-date comparison restates the birth-date comparison whenever one
+        // side has no ID (the common case here) and would count that evidence twice; swapped
+        // but valid IDs are handled by `merge_swapped_ids` instead.
+        spec.comparisons.retain(|c| c.name != "id_birth_sex");
+        spec.blocking.push(BlockingRule::new(
+            Some("repair_candidate".into()),
+            vec![KeyPart::derived(CANDIDATE, Transform::Value)],
+        ));
+        let outcome = miaopi_link::link(&spec, &a, &b)?;
+        self.counts.probabilistic_pairs_scored += outcome.counts.pairs_compared as u64;
+        self.counts.em_iterations += outcome.model.em_iterations as u64;
+        // Best pair per mention, and the best probability of any other entity.
+        let mut best: Vec<Option<(f64, Decision, u32)>> = vec![None; pending.len()];
+        let mut runner_up: Vec<f64> = vec![0.0; pending.len()];
+        let mut strongest_against: Vec<f64> = vec![0.0; pending.len()];
+        for pair in &outcome.pairs {
+            let (Some(&mi), Some(&e)) = (
+                a_mention.get(pair.a as usize),
+                person_entities.get(pair.b as usize),
+            ) else {
+                continue;
+            };
+            match best[mi] {
+                Some((p, _, be)) if pair.match_probability <= p => {
+                    if be != e {
+                        runner_up[mi] = runner_up[mi].max(pair.match_probability);
+                    }
+                }
+                Some((p, _, be)) => {
+                    if be != e {
+                        runner_up[mi] = runner_up[mi].max(p);
+                    }
+                    best[mi] = Some((pair.match_probability, pair.decision, e));
+                    strongest_against[mi] = min_factor(pair);
+                }
+                None => {
+                    best[mi] = Some((pair.match_probability, pair.decision, e));
+                    strongest_against[mi] = min_factor(pair);
+                }
+            }
+        }
+        // Two entities both plausible, or one attribute strongly against the link (a name
+        // that is neither equal, a homophone nor a typo): a person must choose, not the sum.
+        let review_at = spec.decision.review_probability;
+        for (i, b) in best.iter_mut().enumerate() {
+            if let Some((_, d @ Decision::Link, _)) = b
+                && (runner_up[i] >= review_at || strongest_against[i] < CONTRADICTION_LOG2)
+            {
+                *d = Decision::Review;
+            }
+        }
+        for (i, (m, kind, why)) in pending.into_iter().enumerate() {
+            match best[i] {
+                Some((p, Decision::Link, e)) => {
+                    self.link(&m, kind, e, Method::Probabilistic, p);
+                    continue;
+                }
+                _ if why == PendingWhy::NearRegister => {
+                    // Not the registered neighbour: a real, unregistered ID.
+                    let e = self.entity_for(kind, &m, false);
+                    self.link(&m, kind, e, Method::KeyOutsider, 1.0);
+                    continue;
+                }
+                _ => {}
+            }
+            let descriptive = self
+                .descriptive
+                .get(m.role as usize)
+                .copied()
+                .unwrap_or(false)
+                && (m.name.is_some() || m.birth.is_some());
+            let cands = &candidates_of[i];
+            match (why, cands.as_slice(), best[i]) {
+                (PendingWhy::NameDisagrees(e), _, b) => self.review(
+                    &m,
+                    kind,
+                    ReviewReason::NameContradicts,
+                    Some(e),
+                    b.map_or(0.0, |x| x.0),
+                ),
+                (_, [one], _) if !descriptive => {
+                    let e = *one;
+                    self.link(&m, kind, e, Method::KeyRepair, 1.0)
+                }
+                (_, _, Some((p, Decision::Review, e))) => {
+                    self.review(&m, kind, ReviewReason::Uncertain, Some(e), p)
+                }
+                (_, [first, _, ..], b) => {
+                    let first = *first;
+                    self.review(
+                        &m,
+                        kind,
+                        ReviewReason::AmbiguousRepair,
+                        Some(first),
+                        b.map_or(0.0, |x| x.0),
+                    )
+                }
+                (_, _, b) => self.review(
+                    &m,
+                    kind,
+                    ReviewReason::NoCandidate,
+                    b.map(|x| x.2),
+                    b.map_or(0.0, |x| x.0),
+                ),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neighbours_of_a_damaged_id_include_the_true_one() {
+        let truth = "11010519491231002X";
+        // Check character typo, digit typo (then the check fails), adjacent swap.
+        for damaged in [
+            "110105194912310021",
+            "11010519491231003X",
+            "11010519492131002X",
+        ] {
+            let n = id_neighbours(damaged);
+            assert!(n.contains(&truth.to_string()), "{damaged}: {n:?}");
+            assert!(n.iter().all(|s| ResidentId::parse(s).is_ok()));
+        }
+        assert!(id_neighbours("123").is_empty());
+    }
+
+    #[test]
+    fn names_agree_on_one_typo_only() {
+        assert!(names_agree("张伟", "张伟"));
+        assert!(names_agree("张伟", "张玮"));
+        assert!(!names_agree("张伟", "李玮"));
+        assert!(!names_agree("张伟", "张伟明"));
+    }
+}

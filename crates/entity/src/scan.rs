@@ -1,0 +1,56 @@
+//! Streaming reads of lake tables as text rows.
+
+use arrow_array::{Array, StringArray};
+use arrow_schema::DataType;
+use futures::StreamExt;
+use miaopi_lake::datafusion::prelude::SessionContext;
+
+use crate::EntityError;
+
+fn sql_error(e: impl std::fmt::Display) -> EntityError {
+    EntityError::Sql(e.to_string())
+}
+
+/// Runs `sql` and calls `row` for every result row, every column as text (`None` for null),
+/// batch by batch, so a table of any size streams through in bounded memory. Returns the rows.
+pub async fn for_each_row(
+    ctx: &SessionContext,
+    sql: &str,
+    mut row: impl FnMut(&[Option<&str>]),
+) -> Result<u64, EntityError> {
+    let df = ctx.sql(sql).await.map_err(sql_error)?;
+    let mut stream = df.execute_stream().await.map_err(sql_error)?;
+    let mut rows = 0u64;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(sql_error)?;
+        let columns: Vec<StringArray> = batch
+            .columns()
+            .iter()
+            .map(|c| {
+                let text = miaopi_lake::arrow::compute::cast(c, &DataType::Utf8)
+                    .map_err(|e| EntityError::Arrow(e.to_string()))?;
+                text.as_any()
+                    .downcast_ref::<StringArray>()
+                    .cloned()
+                    .ok_or_else(|| EntityError::Arrow("a column did not cast to text".into()))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut values: Vec<Option<&str>> = Vec::with_capacity(columns.len());
+        for i in 0..batch.num_rows() {
+            values.clear();
+            values.extend(
+                columns
+                    .iter()
+                    .map(|c| if c.is_null(i) { None } else { Some(c.value(i)) }),
+            );
+            row(&values);
+            rows += 1;
+        }
+    }
+    Ok(rows)
+}
+
+/// Quotes an identifier for DataFusion SQL.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,406 @@
+//! Linking on a generated district (10,000 people), scored against the generator's truth:
+//! pairwise precision, recall and F1 for persons and legal persons, every damaged ID linked to
+//! the right person or sent to review, stable entity ids across re-runs and incremental
+//! batches, and index profiles whose facts carry provenance.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use miaopi_batch::{Home, ingest_file};
+use miaopi_catalog::Pack;
+use miaopi_entity::{LinkOptions, link_home};
+use miaopi_index::{EntityIndex, EntityKind, Key};
+use miaopi_ingest::{ReadOptions, Standardizer};
+use miaopi_lake::AsOf;
+use miaopi_lake::arrow::array::{Array, StringArray};
+use miaopi_lake::arrow::compute::cast;
+use miaopi_lake::arrow::datatypes::DataType;
+use miaopi_synth::{NoProgress, SynthConfig};
+
+fn pack() -> &'static Pack {
+    static PACK: OnceLock<Pack> = OnceLock::new();
+    PACK.get_or_init(|| {
+        Pack::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../packs/futian"
+        )))
+        .unwrap()
+    })
+}
+
+fn district() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = SynthConfig {
+            people: 10_000,
+            insurance_months: 2,
+            ..SynthConfig::default()
+        };
+        miaopi_synth::generate(pack(), dir.path(), &cfg, &NoProgress).unwrap();
+        dir
+    })
+    .path()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Ingests the district's files that `keep` accepts.
+async fn ingest(home: &Home, keep: impl Fn(&str) -> bool) {
+    let (files, unrecognised) = miaopi_batch::discover(pack(), &[district().join("sources")]);
+    assert!(unrecognised.is_empty());
+    for f in files.iter().filter(|f| keep(&f.resource.code)) {
+        let std = Arc::new(Standardizer::new(pack(), f.resource).unwrap());
+        ingest_file(
+            home,
+            &std,
+            f.resource,
+            &f.path,
+            &ReadOptions::default(),
+            &|_| {},
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", f.path.display()));
+    }
+}
+
+async fn rows(home: &Home, sql: &str) -> Vec<Vec<Option<String>>> {
+    let batches = home.lake.query(sql, &AsOf::Latest).await.unwrap();
+    let mut out = Vec::new();
+    for b in batches {
+        let cols: Vec<StringArray> = b
+            .columns()
+            .iter()
+            .map(|c| {
+                cast(c, &DataType::Utf8)
+                    .unwrap()
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .unwrap()
+                    .clone()
+            })
+            .collect();
+        for i in 0..b.num_rows() {
+            out.push(
+                cols.iter()
+                    .map(|c| (!c.is_null(i)).then(|| c.value(i).to_string()))
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+/// (truth file, record) → (key field → (true entity, noise)).
+type Truth = HashMap<(PathBuf, u64), HashMap<String, String>>;
+
+fn truth_for(source_file: &str, cache: &mut HashMap<PathBuf, Truth>) -> PathBuf {
+    let source = PathBuf::from(source_file);
+    let rel = source.strip_prefix(district().join("sources")).unwrap();
+    let truth = district()
+        .join("truth")
+        .join(format!("{}.truth.csv", rel.display()));
+    if !cache.contains_key(&truth) {
+        let mut t: Truth = HashMap::new();
+        for line in std::fs::read_to_string(&truth).unwrap().lines().skip(1) {
+            let mut parts = line.splitn(3, ',');
+            let record: u64 = parts.next().unwrap().parse().unwrap();
+            let entities = parts.next().unwrap_or("");
+            let map = entities
+                .split(';')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            t.insert((truth.clone(), record), map);
+        }
+        cache.insert(truth.clone(), t);
+    }
+    truth
+}
+
+fn pairs(n: u64) -> u64 {
+    n * n.saturating_sub(1) / 2
+}
+
+/// Pairwise precision, recall, F1 over mentions: predicted clusters (entity ids; a review is
+/// its own singleton) against true clusters.
+fn pairwise(assign: &[(String, String)]) -> (f64, f64, f64) {
+    let mut pred: HashMap<&str, u64> = HashMap::new();
+    let mut truth: HashMap<&str, u64> = HashMap::new();
+    let mut both: HashMap<(&str, &str), u64> = HashMap::new();
+    for (p, t) in assign {
+        *pred.entry(p).or_default() += 1;
+        *truth.entry(t).or_default() += 1;
+        *both.entry((p, t)).or_default() += 1;
+    }
+    let tp: u64 = both.values().map(|&n| pairs(n)).sum();
+    let pp: u64 = pred.values().map(|&n| pairs(n)).sum();
+    let tt: u64 = truth.values().map(|&n| pairs(n)).sum();
+    let precision = tp as f64 / pp.max(1) as f64;
+    let recall = tp as f64 / tt.max(1) as f64;
+    (
+        precision,
+        recall,
+        2.0 * precision * recall / (precision + recall).max(1e-12),
+    )
+}
+
+#[test]
+fn linking_the_district_matches_the_truth() {
+    let rt = runtime();
+    rt.block_on(async {
+        let home_dir = tempfile::tempdir().unwrap();
+        let home = Home::open(home_dir.path()).await.unwrap();
+        // Incremental: first everything but social insurance and tax, then those.
+        let late = |r: &str| r == "social_insurance_contributions" || r == "tax_declarations";
+        ingest(&home, |r| !late(r)).await;
+        link_home(
+            pack(),
+            home_dir.path(),
+            &home.lake,
+            &LinkOptions { skip_index: true },
+        )
+        .await
+        .unwrap();
+        let first_ids: BTreeMap<String, String> =
+            rows(&home, "SELECT resident_id, entity_id FROM base.population")
+                .await
+                .into_iter()
+                .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+                .collect();
+        assert!(first_ids.len() > 9_000, "{}", first_ids.len());
+
+        ingest(&home, late).await;
+        let report = link_home(pack(), home_dir.path(), &home.lake, &LinkOptions::default())
+            .await
+            .unwrap();
+        // Stable ids: every person of the first run keeps its id.
+        let second_ids: BTreeMap<String, String> =
+            rows(&home, "SELECT resident_id, entity_id FROM base.population")
+                .await
+                .into_iter()
+                .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+                .collect();
+        // Stable ids: every person of the first run keeps its id, unless later batches showed
+        // its key to be another person's mistyped ID — then the merge is recorded.
+        let merged: HashMap<String, String> = rows(
+            &home,
+            "SELECT old_entity_id, new_entity_id FROM link.merged_entities",
+        )
+        .await
+        .into_iter()
+        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+        .collect();
+        let mut kept = 0;
+        for (key, id) in &first_ids {
+            match second_ids.get(key) {
+                Some(now) => {
+                    assert_eq!(now, id, "{key} changed id across runs");
+                    kept += 1;
+                }
+                None => assert!(
+                    merged.contains_key(id),
+                    "{key} ({id}) vanished without a merge record"
+                ),
+            }
+        }
+        assert!(
+            kept as f64 >= 0.999 * first_ids.len() as f64,
+            "{kept} of {}",
+            first_ids.len()
+        );
+
+        // Every mention is linked or in review, never both, never neither.
+        let links = rows(
+            &home,
+            "SELECT entity_kind, entity_id, field, source_file, record, method FROM link.links",
+        )
+        .await;
+        let reviews = rows(
+            &home,
+            "SELECT entity_kind, field, source_file, record, reason_code FROM link.review",
+        )
+        .await;
+        assert_eq!(
+            links.len() as u64 + reviews.len() as u64,
+            report.counts.mentions
+        );
+
+        let mut cache: HashMap<PathBuf, Truth> = HashMap::new();
+        let mut person: Vec<(String, String)> = Vec::new();
+        let mut legal: Vec<(String, String)> = Vec::new();
+        let mut wrong_messy: Vec<String> = Vec::new();
+        let mut messy_total = 0u64;
+        let mut unmatched_truth = 0u64;
+        let messy = [
+            "id_transposed",
+            "id_wrong_check",
+            "id_legacy15",
+            "id_lowercase_x",
+            "id_missing",
+        ];
+        for (kind, pred, field, file, record) in links
+            .iter()
+            .map(|r| {
+                (
+                    r[0].clone().unwrap(),
+                    r[1].clone().unwrap(),
+                    r[2].clone().unwrap(),
+                    r[3].clone().unwrap(),
+                    r[4].clone().unwrap(),
+                )
+            })
+            .chain(reviews.iter().map(|r| {
+                let unique = format!(
+                    "review:{}:{}:{}",
+                    r[2].as_deref().unwrap(),
+                    r[3].as_deref().unwrap(),
+                    r[1].as_deref().unwrap()
+                );
+                (
+                    r[0].clone().unwrap(),
+                    unique,
+                    r[1].clone().unwrap(),
+                    r[2].clone().unwrap(),
+                    r[3].clone().unwrap(),
+                )
+            }))
+        {
+            let record: u64 = record.parse().unwrap();
+            let truth_file = truth_for(&file, &mut cache);
+            let Some(true_entity) = cache[&truth_file]
+                .get(&(truth_file.clone(), record))
+                .and_then(|m| m.get(&field))
+                .cloned()
+            else {
+                unmatched_truth += 1;
+                continue;
+            };
+            let noise = noise_of_cached(&file, record, &mut cache);
+            if noise.iter().any(|n| messy.contains(&n.as_str())) {
+                messy_total += 1;
+                if !pred.starts_with("review:") {
+                    // Linked: must be the true entity. Compare through base.population below.
+                    wrong_messy.push(format!("{pred}|{true_entity}|{file}|{record}"));
+                }
+            }
+            match kind.as_str() {
+                "person" => person.push((pred, true_entity)),
+                _ => legal.push((pred, true_entity)),
+            }
+        }
+        assert_eq!(unmatched_truth, 0, "links naming fields the truth does not");
+        // Messy IDs linked: to the entity whose register key is the true one.
+        let key_of: HashMap<String, String> = second_ids
+            .iter()
+            .map(|(k, v)| (v.clone(), k.clone()))
+            .collect();
+        let legal_key = |id: &str| id.strip_prefix('E').map(str::to_string);
+        let mut wrong = 0;
+        let mut examples = Vec::new();
+        for w in &wrong_messy {
+            let parts: Vec<&str> = w.split('|').collect();
+            let true_key = parts[1].split_once(':').map(|x| x.1).unwrap_or("");
+            let pred_key = key_of
+                .get(parts[0])
+                .cloned()
+                .or_else(|| legal_key(parts[0]));
+            if pred_key.as_deref() != Some(true_key) {
+                wrong += 1;
+                if examples.len() < 8 {
+                    examples.push(format!(
+                        "{w} pred_key={pred_key:?} noise={:?}",
+                        noise_of_cached(parts[2], parts[3].parse().unwrap(), &mut cache)
+                    ));
+                }
+            }
+        }
+        assert!(
+            messy_total > 500,
+            "the district has messy IDs: {messy_total}"
+        );
+        assert_eq!(
+            wrong, 0,
+            "damaged IDs linked to the wrong entity (of {messy_total}): {examples:#?}"
+        );
+
+        let (p, r, f1) = pairwise(&person);
+        eprintln!(
+            "person links: precision {p:.5} recall {r:.5} F1 {f1:.5} over {} mentions",
+            person.len()
+        );
+        assert!(f1 >= 0.99, "person F1 {f1} (precision {p}, recall {r})");
+        let (p, r, f1) = pairwise(&legal);
+        eprintln!(
+            "legal-person links: precision {p:.5} recall {r:.5} F1 {f1:.5} over {} mentions",
+            legal.len()
+        );
+        assert!(
+            f1 >= 0.99,
+            "legal-person F1 {f1} (precision {p}, recall {r})"
+        );
+
+        // Profiles in the index: facts with provenance; golden values; edges both ways.
+        let index = EntityIndex::open(home_dir.path().join("index.redb")).unwrap();
+        let (some_key, _) = second_ids.iter().next().unwrap();
+        let profile = index.get_by_key(&Key::person(some_key)).unwrap().unwrap();
+        assert_eq!(profile.kind, EntityKind::Person);
+        assert!(!profile.facts.is_empty());
+        for f in &profile.facts {
+            assert!(
+                !f.unit.is_empty() && f.batch_id.len() == 32 && f.ingested_at_us > 0,
+                "{f:?}"
+            );
+        }
+        assert!(profile.golden.contains_key("name"));
+        let masked = profile.masked();
+        let id_fact = masked
+            .facts
+            .iter()
+            .find(|f| f.field == "resident_id")
+            .unwrap();
+        assert!(
+            id_fact.value.contains('*'),
+            "masked by default: {}",
+            id_fact.value
+        );
+    });
+}
+
+fn noise_of_cached(file: &str, record: u64, _cache: &mut HashMap<PathBuf, Truth>) -> Vec<String> {
+    type NoiseByFile = HashMap<String, HashMap<u64, Vec<String>>>;
+    static NOISE: OnceLock<std::sync::Mutex<NoiseByFile>> = OnceLock::new();
+    let map = NOISE.get_or_init(Default::default);
+    let mut map = map.lock().unwrap();
+    let per_file = map.entry(file.to_string()).or_insert_with(|| {
+        let source = PathBuf::from(file);
+        let rel = source.strip_prefix(district().join("sources")).unwrap();
+        let truth = district()
+            .join("truth")
+            .join(format!("{}.truth.csv", rel.display()));
+        std::fs::read_to_string(truth)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let mut parts = l.splitn(3, ',');
+                let record: u64 = parts.next().unwrap().parse().unwrap();
+                let noise = parts
+                    .nth(1)
+                    .unwrap_or("")
+                    .split(';')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
+                (record, noise)
+            })
+            .collect()
+    });
+    per_file.get(&record).cloned().unwrap_or_default()
+}
