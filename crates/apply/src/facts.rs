@@ -33,7 +33,7 @@ use miaopi_decide::{
     FactBinding, FactSource, FactSourceError, FactValue, Package, PartyKind, Provenance, Record,
     RecordSet, Subject, aggregate,
 };
-use miaopi_index::{EntityId, EntityIndex, IndexReader, Key, KeyKind, ProfileView};
+use miaopi_index::{EntityId, EntityIndex, IndexReader, Key, KeyKind, ProfileView, StoredProfile};
 use miaopi_lake::arrow::array::{Array, StringArray};
 use miaopi_lake::arrow::compute::cast;
 use miaopi_lake::arrow::datatypes::DataType as ArrowType;
@@ -355,7 +355,8 @@ impl IndexFacts {
         Ok(FactSession {
             facts: self,
             reader: self.index.reader()?,
-            parties: RefCell::new(HashMap::new()),
+            profiles: RefCell::new(HashMap::new()),
+            sets: RefCell::new(HashMap::new()),
         })
     }
 }
@@ -479,24 +480,25 @@ pub async fn load_registers(
     Ok(out)
 }
 
-/// One party's records as the index holds them.
-struct PartyRecords {
-    /// The profile's keys (normalised values), to tell which key field names the party.
-    keys: Vec<String>,
-    /// Resource → records, in ingestion then record order.
-    by_resource: HashMap<String, Vec<RawRecord>>,
-    /// (resource, field, value) → other sources' values, from the linker's golden record.
-    conflicts: HashMap<(String, String, String), Vec<ConflictingValue>>,
-}
-
-impl PartyRecords {
-    fn from_view(view: &ProfileView<'_>, resources: &HashMap<String, ResourceInfo>) -> Self {
-        let keys = view.keys().map(|(_, v)| v.to_owned()).collect();
-        let mut grouped: HashMap<(&str, &str, u64), RawRecord> = HashMap::new();
-        for f in view.facts() {
-            let rec = grouped
-                .entry((f.resource, f.batch_id, f.record))
-                .or_insert_with(|| RawRecord {
+/// A party's records of one resource through one key field, typed, from its stored profile.
+///
+/// Only the facts of that resource are regrouped (a person's profile also holds months of
+/// social-insurance rows that most matters never read); a record whose field won the linker's
+/// survivorship carries the other sources' values for it.
+fn party_records(
+    view: &ProfileView<'_>,
+    binding: &FactBinding,
+    kind: PartyKind,
+    info: &ResourceInfo,
+) -> Vec<Record> {
+    let keys: Vec<String> = view.keys().map(|(_, v)| v.to_owned()).collect();
+    let mut grouped: Vec<((&str, u64), RawRecord)> = Vec::new();
+    let mut at: HashMap<(&str, u64), usize> = HashMap::new();
+    for f in view.facts().filter(|f| f.resource == binding.resource) {
+        let slot = *at.entry((f.batch_id, f.record)).or_insert_with(|| {
+            grouped.push((
+                (f.batch_id, f.record),
+                RawRecord {
                     provenance: Provenance {
                         unit: f.unit.to_owned(),
                         resource: f.resource.to_owned(),
@@ -505,144 +507,146 @@ impl PartyRecords {
                         record: f.record.to_string(),
                     },
                     fields: BTreeMap::new(),
-                });
-            rec.fields.insert(f.field.to_owned(), f.value.to_owned());
-        }
-        let mut by_resource: HashMap<String, Vec<RawRecord>> = HashMap::new();
-        for (_, r) in grouped {
-            by_resource
-                .entry(r.provenance.resource.clone())
-                .or_default()
-                .push(r);
-        }
-        for records in by_resource.values_mut() {
-            records.sort_by(|a, b| {
-                a.provenance
-                    .ingested_at
-                    .cmp(&b.provenance.ingested_at)
-                    .then(
-                        a.provenance
-                            .record
-                            .parse::<u64>()
-                            .unwrap_or(0)
-                            .cmp(&b.provenance.record.parse::<u64>().unwrap_or(0)),
-                    )
-            });
-        }
-        let mut conflicts: HashMap<(String, String, String), Vec<ConflictingValue>> =
-            HashMap::new();
-        for g in view.golden_values() {
-            if g.conflicts().len() == 0 {
-                continue;
-            }
-            let Some(info) = resources.get(g.resource).and_then(|r| r.field(g.field)) else {
-                continue;
-            };
-            let others: Vec<ConflictingValue> = g
-                .conflicts()
-                .filter_map(|(value, resource)| {
-                    let datum = typed(info.data_type, value)?;
-                    // Where the other value was stated, when the profile holds that record.
-                    let provenance = by_resource.get(resource).and_then(|rs| {
-                        rs.iter()
-                            .find(|r| r.fields.get(g.field).is_some_and(|v| v == value))
-                            .map(|r| r.provenance.clone())
-                    });
-                    Some(ConflictingValue {
-                        value: datum,
-                        provenance,
-                    })
-                })
-                .collect();
-            if !others.is_empty() {
-                conflicts.insert(
-                    (
-                        g.resource.to_owned(),
-                        g.field.to_owned(),
-                        g.value.to_owned(),
-                    ),
-                    others,
-                );
-            }
-        }
-        PartyRecords {
-            keys,
-            by_resource,
-            conflicts,
-        }
+                },
+            ));
+            grouped.len() - 1
+        });
+        grouped[slot]
+            .1
+            .fields
+            .insert(f.field.to_owned(), f.value.to_owned());
     }
-
-    /// The party's records of the binding's resource through its key field, typed.
-    fn records(&self, binding: &FactBinding, kind: PartyKind, info: &ResourceInfo) -> Vec<Record> {
-        let Some(raw) = self.by_resource.get(&binding.resource) else {
-            return Vec::new();
+    // Ingestion order, then record order: `aggregate` breaks ties on the order key by it.
+    grouped.sort_by(|(a, ra), (b, rb)| {
+        ra.provenance
+            .ingested_at
+            .cmp(&rb.provenance.ingested_at)
+            .then(a.1.cmp(&b.1))
+    });
+    // (field, chosen value) → the other sources' values, for golden values this resource won.
+    let mut conflicts: HashMap<(&str, &str), Vec<ConflictingValue>> = HashMap::new();
+    for g in view
+        .golden_values()
+        .filter(|g| g.resource == binding.resource && g.conflicts().len() > 0)
+    {
+        let Some(field) = info.field(g.field) else {
+            continue;
         };
-        raw.iter()
-            .filter(|r| belongs(r, &binding.key_field, kind, info, &self.keys))
-            .map(|r| {
-                let mut fields = BTreeMap::new();
-                let mut conflicts = BTreeMap::new();
-                for (name, text) in &r.fields {
-                    let Some(f) = info.field(name) else { continue };
-                    let Some(d) = typed(f.data_type, text) else {
-                        continue;
-                    };
-                    if let Some(others) =
-                        self.conflicts
-                            .get(&(binding.resource.clone(), name.clone(), text.clone()))
-                    {
-                        conflicts.insert(name.clone(), others.clone());
-                    }
-                    fields.insert(name.clone(), d);
-                }
-                Record {
-                    fields,
-                    provenance: r.provenance.clone(),
-                    conflicts,
-                }
+        let others: Vec<ConflictingValue> = g
+            .conflicts()
+            .filter_map(|(value, resource)| {
+                let datum = typed(field.data_type, value)?;
+                // Where the other value was stated, when the profile holds that record.
+                let provenance = view
+                    .facts()
+                    .find(|f| f.resource == resource && f.field == g.field && f.value == value)
+                    .map(|f| Provenance {
+                        unit: f.unit.to_owned(),
+                        resource: f.resource.to_owned(),
+                        batch_id: f.batch_id.to_owned(),
+                        ingested_at: shanghai_time(f.ingested_at_us),
+                        record: f.record.to_string(),
+                    });
+                Some(ConflictingValue {
+                    value: datum,
+                    provenance,
+                })
             })
-            .collect()
+            .collect();
+        if !others.is_empty() {
+            conflicts.insert((g.field, g.value), others);
+        }
     }
+    grouped
+        .into_iter()
+        .map(|(_, r)| r)
+        .filter(|r| belongs(r, &binding.key_field, kind, info, &keys))
+        .map(|r| {
+            let mut fields = BTreeMap::new();
+            let mut carried = BTreeMap::new();
+            for (name, text) in &r.fields {
+                let Some(f) = info.field(name) else { continue };
+                let Some(d) = typed(f.data_type, text) else {
+                    continue;
+                };
+                if let Some(others) = conflicts.get(&(name.as_str(), text.as_str())) {
+                    carried.insert(name.clone(), others.clone());
+                }
+                fields.insert(name.clone(), d);
+            }
+            Record {
+                fields,
+                provenance: r.provenance,
+                conflicts: carried,
+            }
+        })
+        .collect()
 }
 
-/// The facts of one decision: one snapshot of the index; each party's profile is read and
-/// regrouped once, however many facts bind to it.
+/// The facts of one decision: one snapshot of the index; each party's profile is read once,
+/// and its records of a resource regrouped once, however many facts bind to them.
 pub struct FactSession<'a> {
     facts: &'a IndexFacts,
     reader: IndexReader,
-    parties: RefCell<HashMap<Key, Option<Rc<PartyRecords>>>>,
+    profiles: RefCell<HashMap<Key, Option<Rc<StoredProfile>>>>,
+    sets: RefCell<HashMap<(Key, String, String), Rc<RecordSet>>>,
+}
+
+fn unavailable(e: &dyn std::fmt::Display) -> FactSourceError {
+    FactSourceError::Unavailable {
+        resource: "entity_index".into(),
+        message: e.to_string(),
+    }
 }
 
 impl FactSession<'_> {
-    fn party(&self, key: &Key) -> Result<Option<Rc<PartyRecords>>, FactSourceError> {
-        if let Some(p) = self.parties.borrow().get(key) {
+    fn profile(&self, key: &Key) -> Result<Option<Rc<StoredProfile>>, FactSourceError> {
+        if let Some(p) = self.profiles.borrow().get(key) {
             return Ok(p.clone());
         }
-        let unavailable = |e: &dyn std::fmt::Display| FactSourceError::Unavailable {
-            resource: "entity_index".into(),
-            message: e.to_string(),
-        };
         let stored = self
             .reader
             .stored_by_key(key)
-            .map_err(|e| unavailable(&e))?;
-        let records = match stored {
-            None => None,
-            Some(s) => {
-                let view = s.view().map_err(|e| unavailable(&e))?;
-                Some(Rc::new(PartyRecords::from_view(
-                    &view,
-                    &self.facts.resources,
-                )))
-            }
-        };
-        self.parties
+            .map_err(|e| unavailable(&e))?
+            .map(Rc::new);
+        self.profiles
             .borrow_mut()
-            .insert(key.clone(), records.clone());
-        Ok(records)
+            .insert(key.clone(), stored.clone());
+        Ok(stored)
     }
 
-    /// The person keys of an entity (its resident IDs), first the one it was registered under.
+    fn records(
+        &self,
+        key: &Key,
+        binding: &FactBinding,
+        kind: PartyKind,
+        info: &ResourceInfo,
+    ) -> Result<Rc<RecordSet>, FactSourceError> {
+        let k = (
+            key.clone(),
+            binding.resource.clone(),
+            binding.key_field.clone(),
+        );
+        if let Some(set) = self.sets.borrow().get(&k) {
+            return Ok(set.clone());
+        }
+        let records = match self.profile(key)? {
+            // Not in the index: no source names this key.
+            None => Vec::new(),
+            Some(stored) => {
+                let view = stored.view().map_err(|e| unavailable(&e))?;
+                party_records(&view, binding, kind, info)
+            }
+        };
+        let set = Rc::new(RecordSet {
+            records,
+            last_ingested_at: self.facts.delivered.get(&binding.resource).copied(),
+        });
+        self.sets.borrow_mut().insert(k, set.clone());
+        Ok(set)
+    }
+
+    /// The person keys of an entity (its resident IDs).
     pub fn person_keys_of(&self, entity: &str) -> Result<Vec<String>, ApplyError> {
         let Some(stored) = self.reader.stored(&EntityId::new(entity))? else {
             return Ok(Vec::new());
@@ -701,23 +705,18 @@ impl FactSource for FactSession<'_> {
                 message: "not in the catalogue".into(),
             });
         };
-        let records = match key_kind(subject.kind) {
-            Some(kind) => {
-                let key = Key::new(kind, subject.key.as_str());
-                match self.party(&key)? {
-                    Some(p) => p.records(binding, subject.kind, info),
-                    // Not in the index: no source names this key.
-                    None => Vec::new(),
-                }
-            }
-            None => self
-                .facts
-                .registers
-                .get(&(binding.resource.clone(), binding.key_field.clone()))
-                .and_then(|m| m.get(subject.key.as_str().trim()))
-                .cloned()
-                .unwrap_or_default(),
-        };
+        if let Some(kind) = key_kind(subject.kind) {
+            let key = Key::new(kind, subject.key.as_str());
+            let set = self.records(&key, binding, subject.kind, info)?;
+            return Ok(aggregate(binding, &set, at));
+        }
+        let records = self
+            .facts
+            .registers
+            .get(&(binding.resource.clone(), binding.key_field.clone()))
+            .and_then(|m| m.get(subject.key.as_str().trim()))
+            .cloned()
+            .unwrap_or_default();
         Ok(aggregate(
             binding,
             &RecordSet {

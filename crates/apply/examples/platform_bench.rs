@@ -3,7 +3,7 @@
 //! the meta store.
 //!
 //! ```sh
-//! target/release/examples/decide_bench --home HOME --district DIR [--per-matter N] [--threads T]
+//! target/release/examples/platform_bench --home HOME --district DIR [--per-matter N] [--threads T]
 //! ```
 //!
 //! Applicants: for the matters that need only a person (senior allowance, talent subsidy,
@@ -58,7 +58,8 @@ fn args() -> Result<Args, Error> {
     }
     if a.home.as_os_str().is_empty() || a.district.as_os_str().is_empty() {
         return Err(
-            "usage: decide_bench --home HOME --district DIR [--per-matter N] [--threads T]".into(),
+            "usage: platform_bench --home HOME --district DIR [--per-matter N] [--threads T]"
+                .into(),
         );
     }
     Ok(a)
@@ -157,8 +158,11 @@ async fn residents(home: &Path) -> Result<Vec<String>, Error> {
         )
         .await?
     {
-        let col = b
-            .column(0)
+        let col = miaopi_lake::arrow::compute::cast(
+            b.column(0),
+            &miaopi_lake::arrow::datatypes::DataType::Utf8,
+        )?;
+        let col = col
             .as_any()
             .downcast_ref::<StringArray>()
             .ok_or("resident_id is not text")?;
