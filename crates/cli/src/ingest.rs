@@ -39,10 +39,10 @@ pub async fn ingest(
             .with_context(|| format!("opening the state directory {}", home_dir.display()))?,
     );
     let (files, unrecognised) = miaopi_batch::discover(pack, paths);
-    let mut failed = 0usize;
+    let mut tally = RunTally::default();
     for u in &unrecognised {
         eprintln!("error: {}: {}", u.path.display(), u.reason);
-        failed += 1;
+        tally.failed += 1;
     }
     let options = ReadOptions {
         max_line_bytes,
@@ -54,7 +54,6 @@ pub async fn ingest(
         jobs
     };
     let started = Instant::now();
-    let mut by_resource: BTreeMap<String, Totals> = BTreeMap::new();
     let mut standardizers: BTreeMap<String, Arc<Standardizer>> = BTreeMap::new();
     for file in &files {
         if !standardizers.contains_key(&file.resource.code) {
@@ -63,7 +62,6 @@ pub async fn ingest(
             standardizers.insert(file.resource.code.clone(), Arc::new(s));
         }
     }
-    let (mut new_batches, mut skipped, mut resumed) = (0u64, 0u64, 0u64);
     // Bars: one for the whole run (files), one per file being ingested (bytes or rows, with a
     // total); hidden automatically when stderr is not a terminal.
     let bars = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4));
@@ -128,31 +126,13 @@ pub async fn ingest(
         while let Some(done) = running.try_join_next() {
             let (path, result) = done.context("an ingest task failed")?;
             overall.inc(1);
-            record_result(
-                &bars,
-                &path,
-                result,
-                &mut by_resource,
-                &mut failed,
-                &mut new_batches,
-                &mut resumed,
-                &mut skipped,
-            );
+            tally.record(&bars, &path, result);
         }
     }
     while let Some(done) = running.join_next().await {
         let (path, result) = done.context("an ingest task failed")?;
         overall.inc(1);
-        record_result(
-            &bars,
-            &path,
-            result,
-            &mut by_resource,
-            &mut failed,
-            &mut new_batches,
-            &mut resumed,
-            &mut skipped,
-        );
+        tally.record(&bars, &path, result);
     }
     overall.finish_and_clear();
     let secs = started.elapsed().as_secs_f64().max(1e-6);
@@ -161,7 +141,7 @@ pub async fn ingest(
         "资源 resource", "files", "read", "accepted", "quarant.", "fixes",
     );
     let mut all = Totals::default();
-    for (resource, t) in &by_resource {
+    for (resource, t) in &tally.by_resource {
         let reasons: Vec<String> = t.reasons.iter().map(|(k, v)| format!("{k}={v}")).collect();
         println!(
             "{:<34} {:>6} {:>11} {:>11} {:>9} {:>9}  {}",
@@ -181,10 +161,10 @@ pub async fn ingest(
     }
     println!(
         "\n{} new batch(es), {} resumed, {} already ingested (unchanged), {} failed; {} rows read = {} accepted + {} quarantined; {:.1} s ({:.0} rows/s)",
-        new_batches,
-        resumed,
-        skipped,
-        failed,
+        tally.new_batches,
+        tally.resumed,
+        tally.skipped,
+        tally.failed,
         all.read,
         all.accepted,
         all.quarantined,
@@ -192,7 +172,7 @@ pub async fn ingest(
         all.read as f64 / secs
     );
     println!("lake: {}", home.lake.root().display());
-    Ok(if failed > 0 {
+    Ok(if tally.failed > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -210,40 +190,47 @@ fn short_name(path: &Path) -> String {
     parts.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record_result(
-    bars: &MultiProgress,
-    path: &Path,
-    result: Result<BatchReport, miaopi_batch::BatchError>,
-    by_resource: &mut BTreeMap<String, Totals>,
-    failed: &mut usize,
-    new_batches: &mut u64,
-    resumed: &mut u64,
-    skipped: &mut u64,
-) {
-    match result {
-        Ok(report) => {
-            match report.outcome {
-                BatchOutcome::Committed => *new_batches += 1,
-                BatchOutcome::Resumed => *resumed += 1,
-                BatchOutcome::AlreadyIngested => *skipped += 1,
-            }
-            bars.suspend(|| print_file_line(&report));
-            if report.outcome != BatchOutcome::AlreadyIngested {
-                let t = by_resource.entry(report.resource.clone()).or_default();
-                t.files += 1;
-                t.read += report.rows_read;
-                t.accepted += report.rows_accepted;
-                t.quarantined += report.rows_quarantined;
-                t.fixes += report.fixes;
-                for (k, v) in &report.reasons {
-                    *t.reasons.entry(k.clone()).or_default() += v;
+/// What the run has done so far: per-resource totals and batch outcomes.
+#[derive(Default)]
+struct RunTally {
+    by_resource: BTreeMap<String, Totals>,
+    failed: usize,
+    new_batches: u64,
+    resumed: u64,
+    skipped: u64,
+}
+
+impl RunTally {
+    fn record(
+        &mut self,
+        bars: &MultiProgress,
+        path: &Path,
+        result: Result<BatchReport, miaopi_batch::BatchError>,
+    ) {
+        match result {
+            Ok(report) => {
+                match report.outcome {
+                    BatchOutcome::Committed => self.new_batches += 1,
+                    BatchOutcome::Resumed => self.resumed += 1,
+                    BatchOutcome::AlreadyIngested => self.skipped += 1,
+                }
+                bars.suspend(|| print_file_line(&report));
+                if report.outcome != BatchOutcome::AlreadyIngested {
+                    let t = self.by_resource.entry(report.resource.clone()).or_default();
+                    t.files += 1;
+                    t.read += report.rows_read;
+                    t.accepted += report.rows_accepted;
+                    t.quarantined += report.rows_quarantined;
+                    t.fixes += report.fixes;
+                    for (k, v) in &report.reasons {
+                        *t.reasons.entry(k.clone()).or_default() += v;
+                    }
                 }
             }
-        }
-        Err(e) => {
-            *failed += 1;
-            bars.suspend(|| eprintln!("error: {}: {} ({e})", path.display(), e.message_zh()));
+            Err(e) => {
+                self.failed += 1;
+                bars.suspend(|| eprintln!("error: {}: {} ({e})", path.display(), e.message_zh()));
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::graph::{EdgeRow, inverse};
 use crate::ids::EntityIds;
 use crate::resolve::Kind;
 use crate::run::Resolved;
-use crate::scan::{for_each_row, ident};
+use crate::scan::{for_each_row, ident, select_fields_as_text};
 
 /// Attributes kept in a person's golden record (人口库), where a record states them.
 pub const PERSON_ATTRIBUTES: [&str; 7] = [
@@ -357,16 +357,7 @@ pub async fn write_base(
         let Some(ri) = r.roles.iter().position(|x| x.resource == resource.code) else {
             continue;
         };
-        let fields: Vec<String> = resource
-            .fields
-            .iter()
-            .map(|f| format!("CAST({} AS VARCHAR)", ident(&f.name)))
-            .collect();
-        let sql = format!(
-            "SELECT batch_id, record, {} FROM dwd.{}",
-            fields.join(", "),
-            ident(&resource.code)
-        );
+        let sql = select_fields_as_text(resource, &["batch_id", "record"]);
         for_each_row(&session, &sql, |row| {
             let (Some(batch_id), Some(record)) =
                 (row[0], row[1].and_then(|t| t.parse::<u64>().ok()))
@@ -488,15 +479,14 @@ pub async fn fill_index(
             if roles.is_empty() && own_key.is_none() {
                 continue;
             }
-            let fields: Vec<String> = resource
-                .fields
-                .iter()
-                .map(|f| format!("CAST({} AS VARCHAR)", ident(&f.name)))
-                .collect();
-            let sql = format!(
-                "SELECT batch_id, source_unit, CAST(ingested_at AS BIGINT), record, {} FROM dwd.{}",
-                fields.join(", "),
-                ident(&resource.code)
+            let sql = select_fields_as_text(
+                resource,
+                &[
+                    "batch_id",
+                    "source_unit",
+                    "CAST(ingested_at AS BIGINT)",
+                    "record",
+                ],
             );
             for_each_row(&session, &sql, |row| {
                 let (Some(batch_id), Some(record)) =

@@ -147,29 +147,15 @@ pub async fn link_home(
     let read_started = Instant::now();
     let resolved = resolve_lake(pack, lake).await?;
     let read_ms = read_started.elapsed().as_millis() as u64;
-    let Resolved {
-        roles,
-        batches,
-        entities,
-        decided,
-        ..
-    } = resolved.0;
-    let counts = resolved.1;
-    let resolve_ms = resolved.2;
-    let entity_ids: Vec<String> = entities
+    let (mut resolved, counts, resolve_ms) = resolved;
+    resolved.entity_ids = resolved
+        .entities
         .iter()
         .map(|e| match e.kind {
             Kind::Person => ids.person(&e.key),
             Kind::LegalPerson => EntityIds::legal_person(&e.key),
         })
         .collect();
-    let resolved = Resolved {
-        roles,
-        batches,
-        entities,
-        entity_ids,
-        decided,
-    };
     let write_started = Instant::now();
     let (links_written, reviews_written) = write_links(lake, &resolved, &run_id).await?;
     write_merges(lake, &resolved, &run_id).await?;

@@ -54,3 +54,19 @@ pub async fn for_each_row(
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
+
+/// `SELECT <lineage>, <every field of the resource as text> FROM dwd.<resource>`: the field
+/// values start at column `lineage.len()`, in catalogue order.
+pub fn select_fields_as_text(resource: &miaopi_catalog::Resource, lineage: &[&str]) -> String {
+    let fields: Vec<String> = resource
+        .fields
+        .iter()
+        .map(|f| format!("CAST({} AS VARCHAR)", ident(&f.name)))
+        .collect();
+    format!(
+        "SELECT {}, {} FROM dwd.{}",
+        lineage.join(", "),
+        fields.join(", "),
+        ident(&resource.code)
+    )
+}

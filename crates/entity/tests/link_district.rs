@@ -282,7 +282,7 @@ fn linking_the_district_matches_the_truth() {
                 unmatched_truth += 1;
                 continue;
             };
-            let noise = noise_of_cached(&file, record, &mut cache);
+            let noise = noise_of(&file, record);
             if noise.iter().any(|n| messy.contains(&n.as_str())) {
                 messy_total += 1;
                 if !pred.starts_with("review:") {
@@ -316,7 +316,7 @@ fn linking_the_district_matches_the_truth() {
                 if examples.len() < 8 {
                     examples.push(format!(
                         "{w} pred_key={pred_key:?} noise={:?}",
-                        noise_of_cached(parts[2], parts[3].parse().unwrap(), &mut cache)
+                        noise_of(parts[2], parts[3].parse().unwrap())
                     ));
                 }
             }
@@ -373,7 +373,7 @@ fn linking_the_district_matches_the_truth() {
     });
 }
 
-fn noise_of_cached(file: &str, record: u64, _cache: &mut HashMap<PathBuf, Truth>) -> Vec<String> {
+fn noise_of(file: &str, record: u64) -> Vec<String> {
     type NoiseByFile = HashMap<String, HashMap<u64, Vec<String>>>;
     static NOISE: OnceLock<std::sync::Mutex<NoiseByFile>> = OnceLock::new();
     let map = NOISE.get_or_init(Default::default);
