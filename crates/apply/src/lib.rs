@@ -12,6 +12,7 @@
 
 pub mod error;
 pub mod facts;
+pub mod form;
 pub mod parties;
 pub mod platform;
 
@@ -20,6 +21,7 @@ pub use facts::{
     FactSession, IndexFacts, RegisterSpec, Registers, deliveries, load_registers,
     register_bindings, typed,
 };
+pub use form::{FormError, form_from_json};
 pub use parties::resolve_supplied;
 pub use platform::{
     Decided, Issued, Platform, certificates_dir, decision_record, issuer_keys, keys_dir,

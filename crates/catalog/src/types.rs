@@ -126,6 +126,18 @@ catalog_enum! {
     }
 }
 
+impl Sensitivity {
+    /// The level as a number, 1 (L1 不敏感) to 4 (L4 敏感), as masking rules compare it.
+    pub fn level(self) -> u8 {
+        match self {
+            Sensitivity::L1 => 1,
+            Sensitivity::L2 => 2,
+            Sensitivity::L3 => 3,
+            Sensitivity::L4 => 4,
+        }
+    }
+}
+
 catalog_enum! {
     /// 数据分级: data grade (GB/T 43697-2024).
     Grade {

@@ -9,7 +9,6 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use miaopi_apply::{Platform, masked_key, parse_receipt};
 use miaopi_catalog::Pack;
 use miaopi_decide::datum::Datum;
-use miaopi_decide::manifest::FormType;
 use miaopi_decide::{
     Application, DsntkEngine, Outcome, Package, Packages, PartyKind, Receipt, SubjectKey, Tri,
     load_public_key, render_guide, replay_receipt, run_package_tests, verify_certificate,
@@ -161,42 +160,7 @@ fn read_form(path: &Path, package: &Package) -> Result<BTreeMap<String, Datum>> 
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let json: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
         .with_context(|| format!("{}: 表单应为 JSON 对象（表单项名 → 值）", path.display()))?;
-    let mut form = BTreeMap::new();
-    for (name, value) in json {
-        let spec = package
-            .manifest
-            .form
-            .iter()
-            .find(|f| f.name == name)
-            .ok_or_else(|| {
-                let known: Vec<&str> = package
-                    .manifest
-                    .form
-                    .iter()
-                    .map(|f| f.name.as_str())
-                    .collect();
-                anyhow!(
-                    "表单项 {name:?} 不属于事项 {}（可填：{}）",
-                    package.manifest.code,
-                    known.join("、")
-                )
-            })?;
-        let datum = match (spec.form_type, &value) {
-            (FormType::Text, serde_json::Value::String(s)) => Datum::Text(s.clone()),
-            (FormType::Date, serde_json::Value::String(s)) => Datum::Date(
-                NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                    .with_context(|| format!("表单项 {name}: {s:?} 不是 YYYY-MM-DD 日期"))?,
-            ),
-            (FormType::Int, serde_json::Value::Number(n)) => Datum::Int(
-                n.as_i64()
-                    .with_context(|| format!("表单项 {name}: {n} 不是整数"))?,
-            ),
-            (FormType::Bool, serde_json::Value::Bool(b)) => Datum::Bool(*b),
-            (t, v) => bail!("表单项 {name}: {v} 不是 {t:?} 类型的值"),
-        };
-        form.insert(name, datum);
-    }
-    Ok(form)
+    Ok(miaopi_apply::form_from_json(package, &json)?)
 }
 
 /// What `miaopi decide` was asked.

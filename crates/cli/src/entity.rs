@@ -10,11 +10,24 @@ use miaopi_entity::{LinkOptions, link_home};
 use miaopi_index::{EntityId, EntityIndex, Key, Profile};
 use miaopi_lake::Lake;
 
-pub async fn link(pack: &Pack, home_dir: &Path, skip_index: bool, json: bool) -> Result<ExitCode> {
+/// `miaopi link`: `skip_index` leaves the entity index alone, `rebuild` rebuilds it from the
+/// lake instead of updating it in place.
+pub async fn link(
+    pack: &Pack,
+    home_dir: &Path,
+    skip_index: bool,
+    rebuild: bool,
+    json: bool,
+) -> Result<ExitCode> {
     let lake = Lake::open(&home_dir.join("lake"))
         .with_context(|| format!("opening the lake in {}", home_dir.display()))?;
     eprintln!("关联融合 linking every record in {} …", home_dir.display());
-    let report = link_home(pack, home_dir, &lake, &LinkOptions { skip_index })
+    let options = LinkOptions {
+        skip_index,
+        rebuild_index: rebuild,
+        ..LinkOptions::default()
+    };
+    let report = link_home(pack, home_dir, &lake, &options)
         .await
         .context("linking")?;
     if json {
@@ -59,14 +72,29 @@ pub async fn link(pack: &Pack, home_dir: &Path, skip_index: bool, json: bool) ->
         "probabilistic stage: {} candidate keys, {} pairs scored, {} EM iterations",
         c.probabilistic_candidates, c.probabilistic_pairs_scored, c.em_iterations
     );
+    if skip_index {
+        println!(
+            "graph edges {}; entity index not touched (--skip-index)",
+            report.edges_written
+        );
+    } else {
+        println!(
+            "graph edges {}; entity index {}: {} profiles written, {} unchanged, {} removed ({} pass(es) over dwd)",
+            report.edges_written,
+            if report.index_rebuilt {
+                "rebuilt"
+            } else {
+                "updated in place"
+            },
+            report.profiles_written,
+            report.profiles_unchanged,
+            report.profiles_removed,
+            report.index_shards
+        );
+    }
     println!(
-        "graph edges {}, index profiles {}; read {} ms, resolve {} ms, write {} ms, index {} ms",
-        report.edges_written,
-        report.profiles_written,
-        report.read_ms,
-        report.resolve_ms,
-        report.write_ms,
-        report.index_ms
+        "read {} ms, resolve {} ms, write {} ms, index {} ms",
+        report.read_ms, report.resolve_ms, report.write_ms, report.index_ms
     );
     println!(
         "tables: link.links, link.review, base.population, base.legal_persons, base.attribute_conflicts, base.standard_addresses, base.houses, base.certificates, base.city_components, graph.edges"

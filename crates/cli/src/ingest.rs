@@ -32,6 +32,7 @@ pub async fn ingest(
     paths: &[PathBuf],
     max_line_bytes: u64,
     jobs: usize,
+    link_after: bool,
 ) -> Result<ExitCode> {
     let home = Arc::new(
         Home::open(home_dir)
@@ -172,6 +173,25 @@ pub async fn ingest(
         all.read as f64 / secs
     );
     println!("lake: {}", home.lake.root().display());
+    // The entity index follows the lake after each ingest (issue 4): once an index exists,
+    // new batches are linked and the index updated in place, writing only changed profiles.
+    // Before the first `miaopi link` there is nothing to keep up to date.
+    let changed = tally.new_batches + tally.resumed > 0;
+    let has_index = home_dir.join("index.redb").exists();
+    if link_after && changed && tally.failed == 0 {
+        if has_index {
+            println!(
+                "\n关联融合 linking the new batches; updating the entity index in place (--no-link to skip)"
+            );
+            drop(home);
+            let linked = crate::entity::link(pack, home_dir, false, false, false).await?;
+            if linked != ExitCode::SUCCESS {
+                return Ok(linked);
+            }
+        } else {
+            println!("no entity index yet: `miaopi link` links the lake and builds it");
+        }
+    }
     Ok(if tally.failed > 0 {
         ExitCode::FAILURE
     } else {

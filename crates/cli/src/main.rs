@@ -14,6 +14,7 @@ use miaopi_synth::{NoiseConfig, Progress, SynthConfig, SynthOutput};
 mod decide;
 mod entity;
 mod ingest;
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +38,12 @@ enum Command {
         /// Residents to simulate.
         #[arg(long, default_value_t = 20_000)]
         people: u64,
+        /// Stop after the decision instead of serving the API and console.
+        #[arg(long)]
+        no_serve: bool,
+        /// Address to serve on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
         #[command(flatten)]
         pack: PackArg,
         #[command(flatten)]
@@ -64,6 +71,9 @@ enum Command {
         /// Files ingested at once (0 = one per core).
         #[arg(long, default_value_t = 0)]
         jobs: usize,
+        /// Do not link the new batches and update the entity index afterwards.
+        #[arg(long)]
+        no_link: bool,
     },
     /// Data quality per resource: rows, accepted, quarantined by reason, completeness.
     Quality {
@@ -93,9 +103,12 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
-        /// Link and write the lake tables, but do not rebuild the entity index.
+        /// Link and write the lake tables, but do not touch the entity index.
         #[arg(long)]
         skip_index: bool,
+        /// Rebuild the entity index from the lake instead of updating it in place.
+        #[arg(long, conflicts_with = "skip_index")]
+        rebuild: bool,
         #[command(flatten)]
         home: HomeArg,
         #[command(flatten)]
@@ -185,6 +198,25 @@ enum Command {
         #[command(flatten)]
         pack: PackArg,
     },
+    /// Serve the governed API (/api/v1, OpenAPI at /api/openapi.json) and the console
+    /// (/console) over the state directory; creates the demo accounts on first run.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Log lines as JSON objects instead of text.
+        #[arg(long)]
+        log_json: bool,
+        #[command(flatten)]
+        home: HomeArg,
+        #[command(flatten)]
+        pack: PackArg,
+    },
+    /// The audit chain (审计链).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Electronic certificates (电子证照).
     Cert {
         #[command(subcommand)]
@@ -234,6 +266,17 @@ enum CertCommand {
         /// The directory holding sm2_public.hex (default: $HOME/keys of the state directory).
         #[arg(long)]
         keys: Option<PathBuf>,
+        #[command(flatten)]
+        home: HomeArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Re-hash the whole chain: exit 1 and name the first entry edited, reordered or deleted.
+    Verify {
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         home: HomeArg,
     },
@@ -351,6 +394,7 @@ fn run() -> Result<ExitCode> {
             pack,
             max_line_bytes,
             jobs,
+            no_link,
         } => {
             let pack = load_pack(&resolve_pack(pack.pack))?;
             runtime()?.block_on(ingest::ingest(
@@ -359,6 +403,7 @@ fn run() -> Result<ExitCode> {
                 &paths,
                 max_line_bytes,
                 jobs,
+                !no_link,
             ))
         }
         Command::Quality { json, home, pack } => {
@@ -378,11 +423,12 @@ fn run() -> Result<ExitCode> {
         Command::Link {
             json,
             skip_index,
+            rebuild,
             home,
             pack,
         } => {
             let pack = load_pack(&resolve_pack(pack.pack))?;
-            runtime()?.block_on(entity::link(&pack, &home.dir(), skip_index, json))
+            runtime()?.block_on(entity::link(&pack, &home.dir(), skip_index, rebuild, json))
         }
         Command::Person {
             id,
@@ -464,6 +510,20 @@ fn run() -> Result<ExitCode> {
             let pack = load_pack(&dir)?;
             runtime()?.block_on(decide::replay(&dir, &pack, &home.dir(), &receipt))
         }
+        Command::Serve {
+            addr,
+            log_json,
+            home,
+            pack,
+        } => {
+            serve::init_logging(log_json);
+            let pack_dir = resolve_pack(pack.pack);
+            let pack = load_pack(&pack_dir)?;
+            runtime()?.block_on(serve::serve(&pack, &pack_dir, &home.dir(), addr))
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { json, home },
+        } => runtime()?.block_on(serve::audit_verify(&home.dir(), json)),
         Command::Cert {
             command: CertCommand::Verify { file, keys, home },
         } => {
@@ -473,18 +533,20 @@ fn run() -> Result<ExitCode> {
         Command::Demo {
             out,
             people,
+            no_serve,
+            addr,
             pack,
             home,
         } => {
             let pack_dir = resolve_pack(pack.pack);
             println!(
-                "== 1/6 检查资源目录 catalogue check: {}",
+                "== 1/7 检查资源目录 catalogue check: {}",
                 pack_dir.display()
             );
             let pack = load_pack(&pack_dir)?;
             println!("{}", pack.summary());
             println!(
-                "== 2/6 生成模拟福田区数据 synthetic district: {people} residents → {}",
+                "== 2/7 生成模拟福田区数据 synthetic district: {people} residents → {}",
                 out.display()
             );
             let cfg = SynthConfig {
@@ -495,7 +557,7 @@ fn run() -> Result<ExitCode> {
             print_summary(&output, &out);
             let home_dir = home.dir();
             println!(
-                "\n== 3/6 汇聚入湖 intake into the lake: {}",
+                "\n== 3/7 汇聚入湖 intake into the lake: {}",
                 home_dir.display()
             );
             let rt = runtime()?;
@@ -505,8 +567,10 @@ fn run() -> Result<ExitCode> {
                 &[out.join("sources")],
                 1 << 20,
                 0,
+                // The demo links in its own step below.
+                false,
             ))?;
-            println!("\n== 4/6 数据质量 quality, and a query");
+            println!("\n== 4/7 数据质量 quality, and a query");
             rt.block_on(ingest::quality(&pack, &home_dir, false))?;
             rt.block_on(ingest::sql(
                 &pack,
@@ -515,9 +579,9 @@ fn run() -> Result<ExitCode> {
                 SqlFormat::Table,
                 None,
             ))?;
-            println!("\n== 5/6 关联融合 linking: base databases, knowledge graph, entity index");
-            rt.block_on(entity::link(&pack, &home_dir, false, false))?;
-            println!("\n== 6/6 秒批 instant approval: 高龄老人津贴 senior allowance");
+            println!("\n== 5/7 关联融合 linking: base databases, knowledge graph, entity index");
+            rt.block_on(entity::link(&pack, &home_dir, false, false, false))?;
+            println!("\n== 6/7 秒批 instant approval: 高龄老人津贴 senior allowance");
             rt.block_on(decide::demo_senior_allowance(&pack_dir, &pack, &home_dir))?;
             println!(
                 "\n试试 try: miaopi person --home {} <身份证号>   (ids: miaopi sql --home {} \"SELECT resident_id FROM base.population LIMIT 3\")",
@@ -529,7 +593,12 @@ fn run() -> Result<ExitCode> {
                 home_dir.display(),
                 home_dir.display()
             );
-            Ok(code)
+            if no_serve {
+                return Ok(code);
+            }
+            println!("\n== 7/7 上线服务 serving the API and the console");
+            serve::init_logging(false);
+            rt.block_on(serve::serve(&pack, &pack_dir, &home_dir, addr))
         }
     }
 }

@@ -1,14 +1,14 @@
 //! Runs `miaopi link` on a state directory without the command-line crate, printing the
 //! report as JSON: the benchmark's entry point (`bench/link/run`).
 //!
-//! usage: link_home HOME [--with-index]
+//! usage: link_home HOME [--with-index [--rebuild]]
 
 use std::path::Path;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let Some(home) = args.get(1) else {
-        eprintln!("usage: link_home HOME [--with-index]");
+        eprintln!("usage: link_home HOME [--with-index [--rebuild]]");
         std::process::exit(2);
     };
     let with_index = args.iter().any(|a| a == "--with-index");
@@ -26,6 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &lake,
             &miaopi_entity::LinkOptions {
                 skip_index: !with_index,
+                rebuild_index: args.iter().any(|a| a == "--rebuild"),
+                ..Default::default()
             },
         )
         .await

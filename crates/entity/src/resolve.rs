@@ -69,6 +69,9 @@ pub struct Entity {
     pub mentions: u64,
     /// Merged into another entity (the same person under a swapped ID): not an entity itself.
     pub merged_into: Option<u32>,
+    /// The (role, batch, record) whose attributes the entity carries: the least one seen, so
+    /// the attributes do not depend on the order mentions arrive in.
+    pub source: (u16, u32, u64),
 }
 
 /// How a mention was linked.
@@ -146,7 +149,8 @@ pub enum Resolution {
     },
 }
 
-/// One mention's decision.
+/// One mention's decision, kept as such only for mentions sent to review (a few per
+/// thousand); linked mentions live in the [`LinkIndex`].
 #[derive(Debug, Clone)]
 pub struct Decided {
     pub role: u16,
@@ -154,6 +158,153 @@ pub struct Decided {
     pub record: u64,
     pub kind: Kind,
     pub resolution: Resolution,
+}
+
+impl Method {
+    const ALL: [Method; 4] = [
+        Method::KeyExact,
+        Method::KeyOutsider,
+        Method::Probabilistic,
+        Method::KeyRepair,
+    ];
+
+    /// One byte in the link index; 0 is "not linked".
+    fn tag(self) -> u8 {
+        match self {
+            Method::KeyExact => 1,
+            Method::KeyOutsider => 2,
+            Method::Probabilistic => 3,
+            Method::KeyRepair => 4,
+        }
+    }
+
+    fn from_tag(tag: u8) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.tag() == tag)
+    }
+}
+
+/// The entity and method of every mention of one (role, batch), by record number.
+#[derive(Debug, Default, Clone)]
+struct Slots {
+    entity: Vec<u32>,
+    method: Vec<u8>,
+}
+
+/// Every linked mention: (role, batch, record) → (entity, method), five bytes a mention.
+///
+/// Records are numbered densely within a batch, so a vector per (role, batch) replaces a hash
+/// map of tens of millions of keys, and the resolver writes its decisions here directly instead
+/// of keeping a decision struct per mention (40 bytes each; 3.7 GB for the full district).
+/// Probabilistic scores, the only ones below 1, are kept apart.
+#[derive(Debug, Default, Clone)]
+pub struct LinkIndex {
+    by: HashMap<(u16, u32), Slots>,
+    scores: HashMap<(u16, u32, u64), f64>,
+    linked_mentions: u64,
+}
+
+impl LinkIndex {
+    const NONE: u32 = u32::MAX;
+
+    fn set(&mut self, role: u16, batch: u32, record: u64, entity: u32, method: Method, score: f64) {
+        assert_ne!(entity, Self::NONE, "entity index overflow");
+        let Ok(i) = usize::try_from(record) else {
+            // Unreachable on 64-bit targets; a record number a vector cannot index.
+            return;
+        };
+        let slots = self.by.entry((role, batch)).or_default();
+        if slots.entity.len() <= i {
+            slots.entity.resize(i + 1, Self::NONE);
+            slots.method.resize(i + 1, 0);
+        }
+        if slots.entity[i] == Self::NONE {
+            self.linked_mentions += 1;
+        }
+        slots.entity[i] = entity;
+        slots.method[i] = method.tag();
+        if method == Method::Probabilistic {
+            self.scores.insert((role, batch, record), score);
+        }
+    }
+
+    /// The entity a mention was linked to.
+    pub fn get(&self, role: u16, batch: u32, record: u64) -> Option<u32> {
+        let slots = self.by.get(&(role, batch))?;
+        let e = *slots.entity.get(usize::try_from(record).ok()?)?;
+        (e != Self::NONE).then_some(e)
+    }
+
+    /// Linked mentions.
+    pub fn len(&self) -> u64 {
+        self.linked_mentions
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.linked_mentions == 0
+    }
+
+    /// Every linked mention's entity.
+    pub fn entities(&self) -> impl Iterator<Item = u32> + '_ {
+        self.by
+            .values()
+            .flat_map(|v| v.entity.iter().copied().filter(|&e| e != Self::NONE))
+    }
+
+    /// Linked mentions per role.
+    pub fn per_role(&self) -> HashMap<u16, u64> {
+        let mut out: HashMap<u16, u64> = HashMap::new();
+        for (&(role, _), slots) in &self.by {
+            *out.entry(role).or_default() +=
+                slots.entity.iter().filter(|&&e| e != Self::NONE).count() as u64;
+        }
+        out
+    }
+
+    /// The (role, batch) groups, sorted: with [`LinkIndex::group`], a walk over every link in
+    /// (role, batch, record) order that can pause (to write a chunk) between records.
+    pub fn groups(&self) -> Vec<(u16, u32)> {
+        let mut groups: Vec<(u16, u32)> = self.by.keys().copied().collect();
+        groups.sort_unstable();
+        groups
+    }
+
+    /// The links of one (role, batch): `(record, entity, method, score)` for each linked record.
+    pub fn group(
+        &self,
+        role: u16,
+        batch: u32,
+    ) -> impl Iterator<Item = (u64, u32, Method, f64)> + '_ {
+        let slots = self.by.get(&(role, batch));
+        let entity = slots.map_or(&[][..], |s| s.entity.as_slice());
+        let method = slots.map_or(&[][..], |s| s.method.as_slice());
+        entity
+            .iter()
+            .zip(method)
+            .enumerate()
+            .filter(|(_, (e, _))| **e != Self::NONE)
+            .filter_map(move |(i, (&e, &tag))| {
+                let record = i as u64;
+                let method = Method::from_tag(tag)?;
+                let score = if method == Method::Probabilistic {
+                    self.scores
+                        .get(&(role, batch, record))
+                        .copied()
+                        .unwrap_or(0.0)
+                } else {
+                    1.0
+                };
+                Some((record, e, method, score))
+            })
+    }
+
+    /// Points every link at `finds[entity]` (the survivor of a merge).
+    fn remap(&mut self, finds: &[u32]) {
+        for slots in self.by.values_mut() {
+            for e in slots.entity.iter_mut().filter(|e| **e != Self::NONE) {
+                *e = finds[*e as usize];
+            }
+        }
+    }
 }
 
 /// Counts of a resolution run.
@@ -181,7 +332,10 @@ pub struct Resolver {
     pub entities: Vec<Entity>,
     by_key: HashMap<(Kind, String), u32>,
     pending: Vec<(Mention, Kind, PendingWhy)>,
-    pub decided: Vec<Decided>,
+    /// Every linked mention.
+    pub links: LinkIndex,
+    /// Every mention sent to review.
+    pub reviews: Vec<Decided>,
     pub counts: ResolveCounts,
 }
 
@@ -294,7 +448,8 @@ impl Resolver {
             entities: Vec::new(),
             by_key: HashMap::new(),
             pending: Vec::new(),
-            decided: Vec::new(),
+            links: LinkIndex::default(),
+            reviews: Vec::new(),
             counts: ResolveCounts::default(),
         }
     }
@@ -317,14 +472,19 @@ impl Resolver {
         let key = m.key.clone().unwrap_or_default();
         if let Some(&e) = self.by_key.get(&(kind, key.clone())) {
             let ent = &mut self.entities[e as usize];
-            // Attributes fill in from later records where the first had none.
+            let source = (m.role, m.batch, m.record);
+            // The least record's attributes win; others fill in where it has none.
+            let earlier = source < ent.source;
+            if earlier {
+                ent.source = source;
+            }
             for (slot, v) in [
                 (&mut ent.name, &m.name),
                 (&mut ent.sex, &m.sex),
                 (&mut ent.birth, &m.birth),
                 (&mut ent.address, &m.address),
             ] {
-                if slot.is_none() {
+                if slot.is_none() || (earlier && v.is_some()) {
                     slot.clone_from(v);
                 }
             }
@@ -342,6 +502,7 @@ impl Resolver {
             registered,
             mentions: 0,
             merged_into: None,
+            source: (m.role, m.batch, m.record),
         });
         self.by_key.insert((kind, key), e);
         e
@@ -356,17 +517,12 @@ impl Resolver {
             .by_method
             .entry(method.code().to_string())
             .or_default() += 1;
-        self.decided.push(Decided {
-            role: m.role,
-            batch: m.batch,
-            record: m.record,
-            kind,
-            resolution: Resolution::Linked {
-                entity,
-                method,
-                score,
-            },
-        });
+        debug_assert_eq!(
+            self.entities.get(entity as usize).map(|e| e.kind),
+            Some(kind)
+        );
+        self.links
+            .set(m.role, m.batch, m.record, entity, method, score);
     }
 
     fn review(
@@ -382,7 +538,7 @@ impl Resolver {
             .review_by_reason
             .entry(reason.code().to_string())
             .or_default() += 1;
-        self.decided.push(Decided {
+        self.reviews.push(Decided {
             role: m.role,
             batch: m.batch,
             record: m.record,
@@ -455,9 +611,15 @@ impl Resolver {
     /// contradict. Two real people with such IDs and no contradicting attribute are far
     /// rarer than the typing error.
     fn merge_swapped_ids(&mut self) {
-        let persons: Vec<u32> = (0..self.entities.len() as u32)
+        let mut persons: Vec<u32> = (0..self.entities.len() as u32)
             .filter(|&e| self.entities[e as usize].kind == Kind::Person)
             .collect();
+        // Key order, not discovery order: the merges do not depend on the order rows arrive.
+        persons.sort_unstable_by(|a, b| {
+            self.entities[*a as usize]
+                .key
+                .cmp(&self.entities[*b as usize].key)
+        });
         for e in persons {
             if self.entities[e as usize].merged_into.is_some() {
                 continue;
@@ -524,7 +686,8 @@ impl Resolver {
         let finds: Vec<u32> = (0..self.entities.len() as u32)
             .map(|e| self.find(e))
             .collect();
-        for d in &mut self.decided {
+        self.links.remap(&finds);
+        for d in &mut self.reviews {
             match &mut d.resolution {
                 Resolution::Linked { entity, .. } => *entity = finds[*entity as usize],
                 Resolution::Review {
@@ -549,7 +712,10 @@ impl Resolver {
 
     /// Resolves every pending mention and returns the decisions of all mentions.
     pub fn finish(mut self) -> Result<Resolver, EntityError> {
-        let pending = std::mem::take(&mut self.pending);
+        let mut pending = std::mem::take(&mut self.pending);
+        // The probabilistic stage samples random pairs for u by position, so its inputs go in
+        // a fixed order: mentions by (role, batch, record), entities by key (below).
+        pending.sort_by_key(|(m, _, _)| (m.role, m.batch, m.record));
         let (persons, enterprises): (Vec<_>, Vec<_>) = pending
             .into_iter()
             .partition(|(_, k, _)| *k == Kind::Person);
@@ -611,9 +777,14 @@ impl Resolver {
             "address_code",
             CANDIDATE,
         ];
-        let person_entities: Vec<u32> = (0..self.entities.len() as u32)
+        let mut person_entities: Vec<u32> = (0..self.entities.len() as u32)
             .filter(|&e| self.entities[e as usize].kind == Kind::Person)
             .collect();
+        person_entities.sort_unstable_by(|a, b| {
+            self.entities[*a as usize]
+                .key
+                .cmp(&self.entities[*b as usize].key)
+        });
         let mut b = Dataset::new(columns);
         for (row, &e) in person_entities.iter().enumerate() {
             let ent = &self.entities[e as usize];

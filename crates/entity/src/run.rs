@@ -13,6 +13,7 @@ use miaopi_lake::{AsOf, Lake, Layer};
 
 use crate::EntityError;
 use crate::ids::EntityIds;
+pub use crate::resolve::LinkIndex;
 use crate::resolve::{
     Decided, Entity, KeyState, Kind, Mention, Resolution, ResolveCounts, Resolver,
 };
@@ -22,8 +23,13 @@ use crate::scan::{for_each_row, ident};
 /// Options of a linking run.
 #[derive(Debug, Clone, Default)]
 pub struct LinkOptions {
-    /// Skip filling the entity index (linking and the lake tables only).
+    /// Skip the entity index (linking and the lake tables only).
     pub skip_index: bool,
+    /// Rebuild the entity index from the lake instead of updating it in place.
+    pub rebuild_index: bool,
+    /// Compact fact bytes one pass of the index fill may hold (0: the default, 1 GiB); the
+    /// fill makes as many passes over `dwd` as the estimated total needs.
+    pub index_pass_bytes: u64,
 }
 
 /// What a linking run did.
@@ -34,7 +40,16 @@ pub struct LinkReport {
     pub links_written: u64,
     pub reviews_written: u64,
     pub edges_written: u64,
+    /// Index profiles written (new, or their encoded bytes changed).
     pub profiles_written: u64,
+    /// Index profiles the run produced byte-identical to the stored ones, left untouched.
+    pub profiles_unchanged: u64,
+    /// Entities taken out of the index: merged into another or gone from the lake.
+    pub profiles_removed: u64,
+    /// Whether the index was rebuilt from scratch (`--rebuild`, or no index yet).
+    pub index_rebuilt: bool,
+    /// Passes over `dwd` the index fill took (its memory bound; see `profiles::fill_index`).
+    pub index_shards: u64,
     pub read_ms: u64,
     pub resolve_ms: u64,
     pub write_ms: u64,
@@ -55,7 +70,10 @@ pub struct Resolved {
     pub batches: Vec<BatchRef>,
     pub entities: Vec<Entity>,
     pub entity_ids: Vec<String>,
-    pub decided: Vec<Decided>,
+    /// Every linked mention's entity and method.
+    pub links: LinkIndex,
+    /// Every mention sent to review.
+    pub reviews: Vec<Decided>,
 }
 
 impl Resolved {
@@ -68,55 +86,12 @@ impl Resolved {
             .collect()
     }
 
-    /// Which entity each linked mention names, for the derived-table builders.
-    pub fn link_map(&self) -> LinkIndex {
-        let mut by: HashMap<(u16, u32), Vec<u32>> = HashMap::new();
-        for d in &self.decided {
-            if let Resolution::Linked { entity, .. } = d.resolution {
-                let slots = by.entry((d.role, d.batch)).or_default();
-                let i = d.record as usize;
-                if slots.len() <= i {
-                    slots.resize(i + 1, LinkIndex::NONE);
-                }
-                slots[i] = entity;
-            }
+    /// The entity an entity index ends at after merges.
+    pub fn survivor(&self, mut e: u32) -> u32 {
+        while let Some(next) = self.entities.get(e as usize).and_then(|x| x.merged_into) {
+            e = next;
         }
-        LinkIndex { by }
-    }
-}
-
-/// (role, batch, record) → entity, four bytes a mention: records are numbered densely within
-/// a batch, so a vector per (role, batch) replaces a hash map of tens of millions of keys.
-pub struct LinkIndex {
-    by: HashMap<(u16, u32), Vec<u32>>,
-}
-
-impl LinkIndex {
-    const NONE: u32 = u32::MAX;
-
-    pub fn get(&self, role: u16, batch: u32, record: u64) -> Option<u32> {
-        let slots = self.by.get(&(role, batch))?;
-        let e = *slots.get(usize::try_from(record).ok()?)?;
-        (e != Self::NONE).then_some(e)
-    }
-
-    /// Linked mentions.
-    pub fn len(&self) -> usize {
-        self.by
-            .values()
-            .map(|v| v.iter().filter(|&&e| e != Self::NONE).count())
-            .sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Every linked mention's entity.
-    pub fn entities(&self) -> impl Iterator<Item = u32> + '_ {
-        self.by
-            .values()
-            .flat_map(|v| v.iter().copied().filter(|&e| e != Self::NONE))
+        e
     }
 }
 
@@ -135,7 +110,8 @@ pub(crate) fn sql_error(e: impl std::fmt::Display) -> EntityError {
 }
 
 /// Links everything in the home's lake and writes `link.links`, `link.review`, the base
-/// databases, `graph.edges` and the entity index.
+/// databases, `graph.edges` and the entity index (updated in place: only profiles whose bytes
+/// change are written; `rebuild_index` or a missing index rebuilds it).
 pub async fn link_home(
     pack: &Pack,
     home: &Path,
@@ -159,15 +135,25 @@ pub async fn link_home(
     let write_started = Instant::now();
     let (links_written, reviews_written) = write_links(lake, &resolved, &run_id).await?;
     write_merges(lake, &resolved, &run_id).await?;
-    let edges = crate::graph::build_edges(pack, lake, &resolved).await?;
-    let edges_written = crate::graph::write_edges(lake, &edges, &run_id).await?;
+    let graph = crate::graph::build_edges(pack, lake, &resolved).await?;
+    let edges_written = crate::graph::write_edges(lake, &graph, &run_id).await?;
     let golden = crate::profiles::write_base(pack, lake, &resolved, &run_id).await?;
     let write_ms = write_started.elapsed().as_millis() as u64;
     let index_started = Instant::now();
-    let profiles_written = if options.skip_index {
-        0
+    let fill = if options.skip_index {
+        crate::profiles::IndexFill::default()
     } else {
-        crate::profiles::fill_index(pack, home, lake, &resolved, &golden, &edges).await?
+        crate::profiles::fill_index(
+            pack,
+            home,
+            lake,
+            &resolved,
+            &golden,
+            &graph,
+            options.rebuild_index,
+            options.index_pass_bytes,
+        )
+        .await?
     };
     Ok(LinkReport {
         run_id,
@@ -175,7 +161,11 @@ pub async fn link_home(
         links_written,
         reviews_written,
         edges_written,
-        profiles_written,
+        profiles_written: fill.written,
+        profiles_unchanged: fill.unchanged,
+        profiles_removed: fill.removed,
+        index_rebuilt: fill.rebuilt,
+        index_shards: fill.shards,
         read_ms: read_ms.saturating_sub(resolve_ms),
         resolve_ms,
         write_ms,
@@ -201,6 +191,33 @@ async fn resolve_lake(
     let ctx = lake.session(&AsOf::Latest).await?;
     let mut batches: Vec<BatchRef> = Vec::new();
     let mut batch_index: HashMap<String, u32> = HashMap::new();
+    // Batches are numbered in (role table, batch id) order before any mention is read, so
+    // the resolver sees the same numbers — and so orders its pending mentions the same way —
+    // whatever order the lake streams rows in.
+    let mut listed: Vec<&str> = Vec::new();
+    for role in &roles {
+        if listed.contains(&role.resource.as_str()) {
+            continue;
+        }
+        listed.push(&role.resource);
+        let sql = format!(
+            "SELECT batch_id, min(source_file), min(CAST(ingested_at AS BIGINT)) FROM dwd.{} GROUP BY batch_id ORDER BY batch_id",
+            ident(&role.resource)
+        );
+        for_each_row(&ctx, &sql, |row| {
+            let batch_id = row[0].unwrap_or_default();
+            if batch_index.contains_key(batch_id) {
+                return;
+            }
+            batch_index.insert(batch_id.to_string(), batches.len() as u32);
+            batches.push(BatchRef {
+                batch_id: batch_id.to_string(),
+                source_file: row[1].unwrap_or_default().to_string(),
+                ingested_at_us: row[2].and_then(|t| t.parse().ok()).unwrap_or(0),
+            });
+        })
+        .await?;
+    }
     let mut resolver = Resolver::new(&roles);
     for (i, role) in roles.iter().enumerate() {
         let opt = |f: &Option<String>| f.as_deref().map_or("NULL".to_string(), ident);
@@ -254,13 +271,20 @@ async fn resolve_lake(
     let resolver = resolver.finish()?;
     let resolve_ms = started.elapsed().as_millis() as u64;
     let counts = resolver.counts.clone();
+    let mut entities = resolver.entities;
+    // The identifying attributes served resolution; nothing downstream reads them (golden
+    // records come from `dwd`), so their memory (~250 MB at district scale) goes now.
+    for e in &mut entities {
+        (e.name, e.sex, e.birth, e.address) = (None, None, None, None);
+    }
     Ok((
         Resolved {
             roles,
             batches,
-            entities: resolver.entities,
+            entities,
             entity_ids: Vec::new(),
-            decided: resolver.decided,
+            links: resolver.links,
+            reviews: resolver.reviews,
         },
         counts,
         resolve_ms,
@@ -311,20 +335,88 @@ pub fn review_schema() -> SchemaRef {
 
 const CHUNK_ROWS: usize = 65_536;
 
+/// Column builders of one chunk of `link.links`.
+struct LinkRows {
+    text: Vec<StringBuilder>,
+    record: Int64Builder,
+    method: StringBuilder,
+    score: Float64Builder,
+    rows: usize,
+}
+
+impl LinkRows {
+    fn new() -> LinkRows {
+        LinkRows {
+            text: (0..6).map(|_| StringBuilder::new()).collect(),
+            record: Int64Builder::new(),
+            method: StringBuilder::new(),
+            score: Float64Builder::new(),
+            rows: 0,
+        }
+    }
+
+    fn finish(&mut self) -> Result<RecordBatch, EntityError> {
+        let mut cols: Vec<ArrayRef> = self
+            .text
+            .iter_mut()
+            .map(|b| Arc::new(b.finish()) as ArrayRef)
+            .collect();
+        cols.push(Arc::new(self.record.finish()));
+        cols.push(Arc::new(self.method.finish()));
+        cols.push(Arc::new(self.score.finish()));
+        self.rows = 0;
+        RecordBatch::try_new(links_schema(), cols).map_err(|e| EntityError::Arrow(e.to_string()))
+    }
+}
+
 async fn write_links(lake: &Lake, r: &Resolved, run_id: &str) -> Result<(u64, u64), EntityError> {
     let arrow = |e: arrow_schema::ArrowError| EntityError::Arrow(e.to_string());
     let mut links = lake
         .begin_replace(Layer::Link, "links", links_schema(), run_id)
         .await?;
+    // Streamed from the link index in chunks: only one chunk's builders are ever held,
+    // whatever the district's size.
+    let mut rows = LinkRows::new();
+    let mut n_links = 0u64;
+    for (role_i, batch_i) in r.links.groups() {
+        let role = &r.roles[role_i as usize];
+        let batch = &r.batches[batch_i as usize];
+        let mut chunk: Option<RecordBatch> = None;
+        for (record, entity, method, score) in r.links.group(role_i, batch_i) {
+            if let Some(full) = chunk.take() {
+                links.write(full).await?;
+            }
+            let e = entity as usize;
+            n_links += 1;
+            rows.text[0].append_value(kind_code(r.entities[e].kind));
+            rows.text[1].append_value(&r.entity_ids[e]);
+            rows.text[2].append_value(&role.resource);
+            rows.text[3].append_value(&role.key_field);
+            rows.text[4].append_value(&batch.batch_id);
+            rows.text[5].append_value(&batch.source_file);
+            rows.record.append_value(record as i64);
+            rows.method.append_value(method.code());
+            rows.score.append_value(score);
+            rows.rows += 1;
+            if rows.rows == CHUNK_ROWS {
+                chunk = Some(rows.finish()?);
+            }
+        }
+        if let Some(full) = chunk {
+            links.write(full).await?;
+        }
+    }
+    if rows.rows > 0 {
+        links.write(rows.finish()?).await?;
+    }
+    assert_eq!(n_links, r.links.len(), "every linked mention written once");
+    links.commit().await?;
+
     let mut review = lake
         .begin_replace(Layer::Link, "review", review_schema(), run_id)
         .await?;
-    let (mut n_links, mut n_review) = (0u64, 0u64);
-    for chunk in r.decided.chunks(CHUNK_ROWS) {
-        let mut l: Vec<StringBuilder> = (0..6).map(|_| StringBuilder::new()).collect();
-        let mut l_record = Int64Builder::new();
-        let mut l_method = StringBuilder::new();
-        let mut l_score = Float64Builder::new();
+    let mut n_review = 0u64;
+    for chunk in r.reviews.chunks(CHUNK_ROWS) {
         let mut v: Vec<StringBuilder> = (0..5).map(|_| StringBuilder::new()).collect();
         let mut v_record = Int64Builder::new();
         let mut v_reason = StringBuilder::new();
@@ -334,55 +426,29 @@ async fn write_links(lake: &Lake, r: &Resolved, run_id: &str) -> Result<(u64, u6
         for d in chunk {
             let role = &r.roles[d.role as usize];
             let batch = &r.batches[d.batch as usize];
-            match &d.resolution {
-                Resolution::Linked {
-                    entity,
-                    method,
-                    score,
-                } => {
-                    n_links += 1;
-                    l[0].append_value(kind_code(d.kind));
-                    l[1].append_value(&r.entity_ids[*entity as usize]);
-                    l[2].append_value(&role.resource);
-                    l[3].append_value(&role.key_field);
-                    l[4].append_value(&batch.batch_id);
-                    l[5].append_value(&batch.source_file);
-                    l_record.append_value(d.record as i64);
-                    l_method.append_value(method.code());
-                    l_score.append_value(*score);
-                }
-                Resolution::Review {
-                    reason,
-                    candidate,
-                    probability,
-                } => {
-                    n_review += 1;
-                    v[0].append_value(kind_code(d.kind));
-                    v[1].append_value(&role.resource);
-                    v[2].append_value(&role.key_field);
-                    v[3].append_value(&batch.batch_id);
-                    v[4].append_value(&batch.source_file);
-                    v_record.append_value(d.record as i64);
-                    v_reason.append_value(reason.code());
-                    v_zh.append_value(reason.message_zh());
-                    match candidate {
-                        Some(c) => v_cand.append_value(&r.entity_ids[*c as usize]),
-                        None => v_cand.append_null(),
-                    }
-                    v_p.append_value(*probability);
-                }
+            let Resolution::Review {
+                reason,
+                candidate,
+                probability,
+            } = &d.resolution
+            else {
+                continue;
+            };
+            n_review += 1;
+            v[0].append_value(kind_code(d.kind));
+            v[1].append_value(&role.resource);
+            v[2].append_value(&role.key_field);
+            v[3].append_value(&batch.batch_id);
+            v[4].append_value(&batch.source_file);
+            v_record.append_value(d.record as i64);
+            v_reason.append_value(reason.code());
+            v_zh.append_value(reason.message_zh());
+            match candidate {
+                Some(c) => v_cand.append_value(&r.entity_ids[*c as usize]),
+                None => v_cand.append_null(),
             }
+            v_p.append_value(*probability);
         }
-        let mut cols: Vec<ArrayRef> = l
-            .iter_mut()
-            .map(|b| Arc::new(b.finish()) as ArrayRef)
-            .collect();
-        cols.push(Arc::new(l_record.finish()));
-        cols.push(Arc::new(l_method.finish()));
-        cols.push(Arc::new(l_score.finish()));
-        links
-            .write(RecordBatch::try_new(links_schema(), cols).map_err(arrow)?)
-            .await?;
         let mut cols: Vec<ArrayRef> = v
             .iter_mut()
             .map(|b| Arc::new(b.finish()) as ArrayRef)
@@ -396,7 +462,6 @@ async fn write_links(lake: &Lake, r: &Resolved, run_id: &str) -> Result<(u64, u6
             .write(RecordBatch::try_new(review_schema(), cols).map_err(arrow)?)
             .await?;
     }
-    links.commit().await?;
     review.commit().await?;
     Ok((n_links, n_review))
 }

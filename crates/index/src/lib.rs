@@ -34,6 +34,6 @@ pub use model::{
 };
 pub use store::{
     BatchRemoval, EntityIndex, IndexError, IndexOptions, IndexReader, IndexStats, IndexWriter,
-    LAYOUT_VERSION, RebuildReport, StoredProfile,
+    LAYOUT_VERSION, PutOutcome, RebuildReport, StoredProfile,
 };
 pub use view::{EdgeRef, FactRef, GoldenRef, LinkRef, ProfileView};

@@ -262,7 +262,8 @@ impl Key {
 
     /// The bytes the key table stores: the kind's tag, then the value. A kind prefix rather
     /// than one table per kind keeps a look-up at one B-tree descent whatever the kind.
-    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+    /// (What [`crate::IndexReader::for_each_key`] hands out.)
+    pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(1 + self.value.len());
         out.push(self.kind.tag());
         out.extend_from_slice(self.value.as_bytes());

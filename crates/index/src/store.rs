@@ -134,6 +134,16 @@ pub struct RebuildReport {
     pub profile_bytes: u64,
 }
 
+/// What [`IndexWriter::put_profile_if_changed`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// The profile was new or its encoded bytes differed: written, keys updated.
+    Written,
+    /// The stored bytes were identical: nothing written (kind and keys are in the bytes, so
+    /// the key table is already right).
+    Unchanged,
+}
+
 /// How to open the index file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexOptions {
@@ -368,6 +378,30 @@ impl IndexReader {
         }
     }
 
+    /// Calls `f` with every entity id and its stored bytes, in id order; returns the count.
+    /// For audits and tests (comparing an incrementally updated index with a rebuild).
+    pub fn for_each_stored(&self, mut f: impl FnMut(&str, &[u8])) -> Result<u64> {
+        let mut n = 0u64;
+        for item in self.entities.iter()? {
+            let (id, bytes) = item?;
+            f(id.value(), bytes.value());
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Calls `f` with every key (as stored: kind tag byte, then the normalised value) and the
+    /// entity id it belongs to, in key order; returns the count.
+    pub fn for_each_key(&self, mut f: impl FnMut(&[u8], &str)) -> Result<u64> {
+        let mut n = 0u64;
+        for item in self.keys.iter()? {
+            let (key, id) = item?;
+            f(key.value(), id.value());
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// The stored profile of an entity, not yet decoded.
     pub fn stored(&self, entity_id: &EntityId) -> Result<Option<StoredProfile>> {
         Ok(self
@@ -432,6 +466,68 @@ impl IndexWriter {
         }
         t.finish(&self.txn)?;
         Ok(n)
+    }
+
+    /// Writes a profile only if its encoding differs from the stored one (or there is none):
+    /// the incremental update after a re-link rewrites only what changed, so redb copies only
+    /// the pages of changed profiles. Key rules as [`put_profile`](Self::put_profile).
+    pub fn put_profile_if_changed(&mut self, profile: &Profile) -> Result<PutOutcome> {
+        let mut t = Tables::open(&self.txn)?;
+        let outcome = t.put_if_changed(profile)?;
+        t.finish(&self.txn)?;
+        Ok(outcome)
+    }
+
+    /// [`put_profile_if_changed`](Self::put_profile_if_changed) for many profiles, with the
+    /// tables opened once; returns (written, unchanged).
+    pub fn put_profiles_if_changed<P: Borrow<Profile>>(
+        &mut self,
+        profiles: impl IntoIterator<Item = P>,
+    ) -> Result<(u64, u64)> {
+        let mut t = Tables::open(&self.txn)?;
+        let (mut written, mut unchanged) = (0u64, 0u64);
+        for p in profiles {
+            match t.put_if_changed(p.borrow())? {
+                PutOutcome::Written => written += 1,
+                PutOutcome::Unchanged => unchanged += 1,
+            }
+        }
+        t.finish(&self.txn)?;
+        Ok((written, unchanged))
+    }
+
+    /// Removes every entity `keep` refuses, with its keys (a key is removed only while it
+    /// still points to the removed entity); returns how many were removed. Scans the entity
+    /// ids once: the last step of an incremental update, taking out entities that vanished
+    /// (merged into another, or no longer in the lake).
+    pub fn retain_entities(&mut self, mut keep: impl FnMut(&str) -> bool) -> Result<u64> {
+        let mut t = Tables::open(&self.txn)?;
+        let mut gone: Vec<String> = Vec::new();
+        for item in t.entities.iter()? {
+            let (id, _) = item?;
+            if !keep(id.value()) {
+                gone.push(id.value().to_string());
+            }
+        }
+        let mut removed = 0u64;
+        for id in &gone {
+            removed += u64::from(t.remove(id)?);
+        }
+        assert_eq!(removed, gone.len() as u64, "every listed entity existed");
+        t.finish(&self.txn)?;
+        Ok(removed)
+    }
+
+    /// Empties the index (keys, profiles, counters) within this transaction.
+    pub fn clear(&mut self) -> Result<()> {
+        self.txn.delete_table(KEYS)?;
+        self.txn.delete_table(ENTITIES)?;
+        self.txn.delete_table(COUNTERS)?;
+        // Recreated at once, so readers of the committed result always find the tables.
+        self.txn.open_table(KEYS)?;
+        self.txn.open_table(ENTITIES)?;
+        self.txn.open_table(COUNTERS)?;
+        Ok(())
     }
 
     /// The profile as this transaction sees it (its own writes included).
@@ -614,6 +710,21 @@ impl<'t> Tables<'t> {
             apply_delta(&mut counters, PROFILE_BYTES_KEY, self.bytes_delta)?;
         }
         Ok(())
+    }
+
+    fn put_if_changed(&mut self, p: &Profile) -> Result<PutOutcome> {
+        check_profile(p)?;
+        self.buf.clear();
+        encode_profile_into(p, &mut self.buf);
+        let same = self
+            .entities
+            .get(p.entity_id.as_str())?
+            .is_some_and(|old| old.value() == self.buf.as_slice());
+        if same {
+            return Ok(PutOutcome::Unchanged);
+        }
+        self.put(p)?;
+        Ok(PutOutcome::Written)
     }
 
     fn put(&mut self, p: &Profile) -> Result<()> {

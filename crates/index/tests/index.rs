@@ -7,7 +7,7 @@ use std::thread;
 
 use miaopi_index::{
     DecodeError, Edge, EntityId, EntityIndex, EntityKind, Fact, GoldenValue, IndexError, Key, Link,
-    Profile, SourceLink, encode_profile, relation,
+    Profile, PutOutcome, SourceLink, encode_profile, relation,
 };
 use redb::{Database, TableDefinition};
 
@@ -345,6 +345,73 @@ fn removing_an_entity_frees_its_keys() -> TestResult {
     let stats = index.stats()?;
     assert_eq!((stats.entities, stats.keys), (1, 1));
     assert_eq!(stats.entities_by_kind[&EntityKind::Person], 1);
+    Ok(())
+}
+
+#[test]
+fn an_incremental_update_writes_only_changed_profiles_and_drops_vanished_ones() -> TestResult {
+    let (_dir, index) = temp_index()?;
+    let (p1, p2) = (
+        person("P-1", IDS[0], "张三", "b1"),
+        person("P-2", IDS[1], "李四", "b1"),
+    );
+    let mut w = index.writer()?;
+    assert_eq!(w.put_profiles_if_changed([&p1, &p2])?, (2, 0));
+    w.commit()?;
+    let bytes_before = index.stats()?.profile_bytes;
+
+    // The same P-1, a changed P-2 (a new batch's fact), and P-2 takes over the key of P-3,
+    // which a new merge made vanish.
+    let mut w = index.writer()?;
+    w.put_profile(&person("P-3", IDS[2], "王五", "b1"))?;
+    w.commit()?;
+    let mut p2_new = p2.clone();
+    p2_new.facts.push(fact("phone", "13800138000", "b2", 7));
+    p2_new.keys.push(Key::person(IDS[2]));
+    let mut w = index.writer()?;
+    assert_eq!(w.put_profile_if_changed(&p1)?, PutOutcome::Unchanged);
+    // P-3 still owns its key: the vanished entity must go first.
+    assert!(matches!(
+        w.put_profile_if_changed(&p2_new),
+        Err(IndexError::KeyOwnedByOther { .. })
+    ));
+    assert_eq!(w.retain_entities(|id| id != "P-3")?, 1);
+    assert_eq!(w.put_profile_if_changed(&p2_new)?, PutOutcome::Written);
+    assert_eq!(w.put_profile_if_changed(&p2_new)?, PutOutcome::Unchanged);
+    w.commit()?;
+
+    assert_eq!(index.get(&EntityId::new("P-3"))?, None);
+    assert_eq!(
+        index.entity_for_key(&Key::person(IDS[2]))?,
+        Some(EntityId::new("P-2"))
+    );
+    assert_eq!(index.get(&EntityId::new("P-1"))?.as_ref(), Some(&p1));
+    let stats = index.stats()?;
+    assert_eq!((stats.entities, stats.keys), (2, 3));
+    assert_eq!(
+        stats.profile_bytes,
+        (encode_profile(&p1).len() + encode_profile(&p2_new).len()) as u64
+    );
+    assert!(stats.profile_bytes > bytes_before);
+
+    // The reader's walks see exactly what is stored.
+    let r = index.reader()?;
+    let mut ids = Vec::new();
+    assert_eq!(r.for_each_stored(|id, _| ids.push(id.to_string()))?, 2);
+    assert_eq!(ids, ["P-1", "P-2"]);
+    let mut owners = Vec::new();
+    assert_eq!(r.for_each_key(|_, id| owners.push(id.to_string()))?, 3);
+    owners.sort();
+    assert_eq!(owners, ["P-1", "P-2", "P-2"]);
+
+    // clear() inside a transaction empties everything at commit.
+    let mut w = index.writer()?;
+    w.clear()?;
+    assert_eq!(w.put_profile_if_changed(&p1)?, PutOutcome::Written);
+    w.commit()?;
+    let stats = index.stats()?;
+    assert_eq!((stats.entities, stats.keys), (1, 1));
+    assert_eq!(stats.profile_bytes, encode_profile(&p1).len() as u64);
     Ok(())
 }
 

@@ -25,6 +25,11 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_decisions",
         include_str!("../migrations/0002_decisions.sql"),
     ),
+    ("0003_govern", include_str!("../migrations/0003_govern.sql")),
+    (
+        "0004_decision_latency",
+        include_str!("../migrations/0004_decision_latency.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +145,26 @@ pub struct DecisionRecord {
     pub receipt_json: String,
 }
 
+/// Decisions of one matter on one day (the day of `decided_at`, in the offset it was written
+/// with: Asia/Shanghai for the platform), for the console's dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionDayStats {
+    pub matter: String,
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub decisions: u64,
+    /// Outcome `approved` (批准) only; 容缺 / 告知承诺 approvals are counted apart.
+    pub approved: u64,
+    /// Outcomes `approved_pending_materials` and `approved_on_commitment`.
+    pub approved_conditionally: u64,
+    pub rejected: u64,
+    pub manual_review: u64,
+    /// Decisions with a recorded latency (the mean and maximum are over these only).
+    pub timed: u64,
+    pub mean_us: Option<f64>,
+    pub max_us: Option<u64>,
+}
+
 /// One issued electronic certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CertificateRecord {
@@ -195,6 +220,17 @@ pub trait MetaStore {
     fn decision_counts(
         &self,
     ) -> impl Future<Output = Result<Vec<(String, String, u64)>, MetaError>> + Send;
+    /// Records how long a stored decision took (microseconds). Returns false when no decision
+    /// has that receipt id.
+    fn record_decision_latency(
+        &self,
+        receipt_id: &str,
+        decision_us: u64,
+    ) -> impl Future<Output = Result<bool, MetaError>> + Send;
+    /// Decisions per matter per day, oldest day first, with outcome counts and latency.
+    fn decision_day_stats(
+        &self,
+    ) -> impl Future<Output = Result<Vec<DecisionDayStats>, MetaError>> + Send;
     /// Takes the next running number of a certificate type (1, 2, ...), durably: a number
     /// once returned is never returned again.
     fn next_certificate_serial(
@@ -235,6 +271,12 @@ impl SqliteMeta {
         let meta = SqliteMeta { pool };
         meta.migrate().await?;
         Ok(meta)
+    }
+
+    /// The connection pool, for crates that keep their own tables in this store (governance:
+    /// grants, accounts, the audit chain) and run their own queries against the migrated schema.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     async fn migrate(&self) -> Result<(), MetaError> {
@@ -547,6 +589,58 @@ impl MetaStore for SqliteMeta {
             .map_err(MetaError::from)
     }
 
+    async fn record_decision_latency(
+        &self,
+        receipt_id: &str,
+        decision_us: u64,
+    ) -> Result<bool, MetaError> {
+        let done = sqlx::query("UPDATE decisions SET decision_us = ? WHERE receipt_id = ?")
+            .bind(i64::try_from(decision_us).unwrap_or(i64::MAX))
+            .bind(receipt_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn decision_day_stats(&self) -> Result<Vec<DecisionDayStats>, MetaError> {
+        // decided_at is RFC 3339 with the offset it was decided in, so its first ten characters
+        // are the local day.
+        let rows = sqlx::query(
+            "SELECT matter, substr(decided_at, 1, 10) AS day, count(*) AS n,
+                    sum(CASE WHEN outcome = 'approved' THEN 1 ELSE 0 END) AS approved,
+                    sum(CASE WHEN outcome IN ('approved_pending_materials', 'approved_on_commitment')
+                        THEN 1 ELSE 0 END) AS approved_conditionally,
+                    sum(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END) AS rejected,
+                    sum(CASE WHEN outcome = 'manual_review' THEN 1 ELSE 0 END) AS manual_review,
+                    count(decision_us) AS timed,
+                    avg(decision_us) AS mean_us,
+                    max(decision_us) AS max_us
+             FROM decisions GROUP BY matter, day ORDER BY day, matter",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let count = |c: &str| -> Result<u64, sqlx::Error> {
+                    Ok(r.try_get::<Option<i64>, _>(c)?.unwrap_or(0).max(0) as u64)
+                };
+                Ok(DecisionDayStats {
+                    matter: r.try_get("matter")?,
+                    day: r.try_get("day")?,
+                    decisions: count("n")?,
+                    approved: count("approved")?,
+                    approved_conditionally: count("approved_conditionally")?,
+                    rejected: count("rejected")?,
+                    manual_review: count("manual_review")?,
+                    timed: count("timed")?,
+                    mean_us: r.try_get::<Option<f64>, _>("mean_us")?,
+                    max_us: opt_u64(r, "max_us")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(MetaError::from)
+    }
+
     async fn next_certificate_serial(&self, type_code: &str) -> Result<u64, MetaError> {
         // One statement, so two issuers can never read the same last value.
         let serial: i64 = sqlx::query_scalar(
@@ -759,6 +853,25 @@ mod tests {
         orphan.serial = 9;
         orphan.receipt_id = "unknown".into();
         assert!(meta.record_certificate(&orphan).await.is_err());
+
+        // Latency: recorded on a stored decision only; stats per matter and day.
+        assert!(meta.record_decision_latency("r1", 1500).await.unwrap());
+        assert!(!meta.record_decision_latency("nope", 1).await.unwrap());
+        let mut later = decision_row("r3", "manual_review");
+        later.decided_at = "2026-11-29T09:00:00+08:00".into();
+        meta.store_decisions(&[later]).await.unwrap();
+        meta.record_decision_latency("r3", 700).await.unwrap();
+        let stats = meta.decision_day_stats().await.unwrap();
+        assert_eq!(stats.len(), 2, "{stats:?}");
+        assert_eq!(stats[0].day, "2026-11-28");
+        assert_eq!(
+            (stats[0].decisions, stats[0].approved, stats[0].rejected),
+            (2, 1, 1)
+        );
+        assert_eq!((stats[0].timed, stats[0].max_us), (1, Some(1500)));
+        assert_eq!(stats[0].mean_us, Some(1500.0));
+        assert_eq!(stats[1].day, "2026-11-29");
+        assert_eq!((stats[1].manual_review, stats[1].max_us), (1, Some(700)));
 
         // Serials survive reopening.
         drop(meta);

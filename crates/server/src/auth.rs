@@ -1,0 +1,196 @@
+//! Who is calling: a department consumer (API key or OAuth2 access token), a console user or a
+//! citizen (session token, as a cookie or a bearer token). Extractors resolve the caller once
+//! per request; handlers decide what that caller may do.
+
+use std::time::Instant;
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use miaopi_govern::{Account, ActorKind, Consumer, Principal, Role};
+use sm3::{Digest, Sm3};
+
+use crate::error::ApiError;
+use crate::state::{AppState, KEY_CACHE_TTL};
+
+/// The session cookie set by the login endpoints and the console.
+pub const SESSION_COOKIE: &str = "miaopi_session";
+
+/// An identified caller.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// 数据使用方: a department system.
+    Consumer(Consumer),
+    /// A console user (administrator, provider reviewer, matter designer, auditor).
+    Account(Account),
+    /// 办事群众: a citizen logged in with their resident ID.
+    Citizen { resident_id: String },
+}
+
+impl Caller {
+    /// The actor as written to the audit chain: kind and id.
+    pub fn actor(&self) -> (ActorKind, String) {
+        match self {
+            Caller::Consumer(c) => (ActorKind::Consumer, c.consumer_id.clone()),
+            Caller::Account(a) => (ActorKind::Account, a.username.clone()),
+            Caller::Citizen { resident_id } => (ActorKind::Citizen, resident_id.clone()),
+        }
+    }
+
+    /// A console user holding `role` (administrators hold every role).
+    pub fn account_with(&self, wanted: fn(&Role) -> bool) -> Option<&Account> {
+        match self {
+            Caller::Account(a)
+                if a.roles
+                    .iter()
+                    .any(|r| matches!(r, Role::Administrator) || wanted(r)) =>
+            {
+                Some(a)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn is_administrator(&self) -> bool {
+        matches!(self, Caller::Account(a) if a.roles.iter().any(|r| matches!(r, Role::Administrator)))
+    }
+
+    pub fn is_auditor(&self) -> bool {
+        self.account_with(|r| matches!(r, Role::Auditor)).is_some()
+    }
+}
+
+/// The caller, if any credentials were presented and are valid.
+pub struct MaybeCaller(pub Option<Caller>);
+
+/// A caller that must be identified: 401 otherwise.
+pub struct Authenticated(pub Caller);
+
+fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The session token from the `miaopi_session` cookie.
+pub fn session_cookie(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+        .filter(|t| !t.is_empty())
+}
+
+async fn consumer_by_key(state: &AppState, key: &str) -> Result<Option<Consumer>, ApiError> {
+    let digest: [u8; 32] = Sm3::digest(key.as_bytes()).into();
+    if let Some((consumer, at)) = state.key_cache.read().await.get(&digest)
+        && at.elapsed() < KEY_CACHE_TTL
+    {
+        return Ok(Some(consumer.clone()));
+    }
+    let found = state
+        .gov
+        .authenticate_api_key(key)
+        .await
+        .map_err(|e| ApiError::internal("checking an API key", e))?;
+    if let Some(c) = &found {
+        state
+            .key_cache
+            .write()
+            .await
+            .insert(digest, (c.clone(), Instant::now()));
+    }
+    Ok(found)
+}
+
+async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
+    let now = chrono::Utc::now();
+    if let Some(key) = header(parts, "x-api-key") {
+        return match consumer_by_key(state, key.trim()).await? {
+            Some(c) => Ok(Some(Caller::Consumer(c))),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "API Key 无效或已停用",
+            )),
+        };
+    }
+    let bearer = header(parts, "authorization")
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let token = bearer.or_else(|| session_cookie(parts));
+    let Some(token) = token else {
+        return Ok(None);
+    };
+    if let Some(c) = state
+        .gov
+        .consumer_for_token(token, now)
+        .await
+        .map_err(|e| ApiError::internal("checking an access token", e))?
+    {
+        return Ok(Some(Caller::Consumer(c)));
+    }
+    match state
+        .gov
+        .session(token, now)
+        .await
+        .map_err(|e| ApiError::internal("checking a session", e))?
+    {
+        Some(Principal::Account(a)) => Ok(Some(Caller::Account(a))),
+        Some(Principal::Citizen { resident_id }) => Ok(Some(Caller::Citizen { resident_id })),
+        Some(Principal::Consumer(c)) => Ok(Some(Caller::Consumer(c))),
+        // A stale cookie is no identity; a stale bearer token is an error the client must see.
+        None if bearer.is_some() => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "访问令牌或会话无效或已过期，请重新登录",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Consumers are held to their rate limit on every request.
+fn admit(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    if let Caller::Consumer(c) = caller
+        && !state
+            .gov
+            .admit(&c.consumer_id, c.rate_limit_per_minute, Instant::now())
+    {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "调用过于频繁：每分钟最多 {} 次，请稍后再试",
+                c.rate_limit_per_minute
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = resolve(parts, state).await?;
+        if let Some(c) = &caller {
+            admit(state, c)?;
+        }
+        Ok(MaybeCaller(caller))
+    }
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match MaybeCaller::from_request_parts(parts, state).await?.0 {
+            Some(c) => Ok(Authenticated(c)),
+            None => Err(ApiError::unauthenticated()),
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Shared by the server's integration tests (`api.rs`, `browser.rs`): a generated district
+//! (3,000 people) ingested and linked into a fresh state directory, the demo identities, and
+//! the server running in-process on a loopback port.
+
+// Each test binary compiles this module and uses a different part of it.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use miaopi_batch::{Home, ingest_file};
+use miaopi_catalog::Pack;
+use miaopi_entity::{LinkOptions, link_home};
+use miaopi_govern::{
+    CitizenChallenge, CitizenIdentityProvider, CodeBoxFuture, DemoCredentials, OneTimeCodeProvider,
+};
+use miaopi_ingest::{ReadOptions, Standardizer};
+use miaopi_server::{AppState, ServeOptions};
+use miaopi_synth::{NoProgress, SynthConfig};
+
+pub fn pack_dir() -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../packs/futian")).to_path_buf()
+}
+
+pub fn pack() -> &'static Pack {
+    static PACK: OnceLock<Pack> = OnceLock::new();
+    PACK.get_or_init(|| Pack::load(&pack_dir()).unwrap())
+}
+
+/// The demo identity provider, remembering the codes it "sends" so the test can type them in
+/// (the server only writes them to its log).
+pub struct RecordingCodes {
+    inner: OneTimeCodeProvider,
+    sent: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl CitizenIdentityProvider for RecordingCodes {
+    fn start<'a>(
+        &'a self,
+        resident_id: &'a str,
+        now: DateTime<Utc>,
+    ) -> CodeBoxFuture<'a, CitizenChallenge> {
+        Box::pin(async move {
+            let challenge = self.inner.start(resident_id, now).await?;
+            if let Some(code) = &challenge.demo_code {
+                self.sent
+                    .lock()
+                    .unwrap()
+                    .insert(challenge.resident_id.clone(), code.clone());
+            }
+            Ok(challenge)
+        })
+    }
+
+    fn finish<'a>(
+        &'a self,
+        resident_id: &'a str,
+        code: &'a str,
+        now: DateTime<Utc>,
+    ) -> CodeBoxFuture<'a, bool> {
+        self.inner.finish(resident_id, code, now)
+    }
+}
+
+pub struct Env {
+    pub out: tempfile::TempDir,
+    pub home: tempfile::TempDir,
+    pub rt: tokio::runtime::Runtime,
+    pub base: String,
+    pub state: AppState,
+    pub credentials: DemoCredentials,
+    pub codes: Arc<Mutex<HashMap<String, String>>>,
+}
+
+async fn ingest_all(home: &Path, sources: &Path) {
+    let h = Home::open(home).await.unwrap();
+    let (files, unrecognised) = miaopi_batch::discover(pack(), &[sources.to_path_buf()]);
+    assert!(unrecognised.is_empty());
+    for f in &files {
+        let std = Arc::new(Standardizer::new(pack(), f.resource).unwrap());
+        ingest_file(
+            &h,
+            &std,
+            f.resource,
+            &f.path,
+            &ReadOptions::default(),
+            &|_| {},
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", f.path.display()));
+    }
+    link_home(pack(), home, &h.lake, &LinkOptions::default())
+        .await
+        .unwrap();
+}
+
+impl Env {
+    /// Generates, ingests and links the district, bootstraps the demo identities and starts
+    /// the server. Each test binary calls this once (behind a `OnceLock`).
+    pub fn start() -> Env {
+        let out = tempfile::tempdir().unwrap();
+        let cfg = SynthConfig {
+            people: 3_000,
+            insurance_months: 2,
+            ..SynthConfig::default()
+        };
+        miaopi_synth::generate(pack(), out.path(), &cfg, &NoProgress).unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let codes = Arc::new(Mutex::new(HashMap::new()));
+        let (state, credentials, base) = rt.block_on(async {
+            ingest_all(home.path(), &out.path().join("sources")).await;
+            let meta = miaopi_meta::SqliteMeta::open(&home.path().join("meta.db"))
+                .await
+                .unwrap();
+            let gov = miaopi_govern::Governance::open(&meta).await.unwrap();
+            let credentials = gov.bootstrap_demo(pack(), Utc::now()).await.unwrap();
+            let provider = RecordingCodes {
+                inner: gov.one_time_codes(),
+                sent: codes.clone(),
+            };
+            let state = AppState::open_with(
+                ServeOptions::new(home.path(), &pack_dir()),
+                Some(Box::new(provider)),
+            )
+            .await
+            .unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(miaopi_server::serve(
+                state.clone(),
+                listener,
+                std::future::pending(),
+            ));
+            (state, credentials, base)
+        });
+        Env {
+            out,
+            home,
+            rt,
+            base,
+            state,
+            credentials,
+            codes,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn hr_key(&self) -> &str {
+        &self.credentials.granted_consumer().unwrap().api_key
+    }
+
+    pub fn ungranted_key(&self) -> &str {
+        &self.credentials.ungranted_consumer().unwrap().api_key
+    }
+
+    pub fn password(&self, username: &str) -> String {
+        self.credentials
+            .account(username)
+            .and_then(|a| a.password.clone())
+            .unwrap_or_else(|| panic!("no password for {username}"))
+    }
+
+    /// The one-time code last "sent" to a resident ID.
+    pub fn code_for(&self, resident_id: &str) -> Option<String> {
+        self.codes.lock().unwrap().get(resident_id).cloned()
+    }
+
+    /// The generator's scenarios (ground truth the platform never reads).
+    pub fn scenarios(&self) -> ScenarioSet {
+        serde_json::from_str(
+            &std::fs::read_to_string(self.out.path().join("scenarios.json")).unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// A scenario of `matter` that the generator says ends `expected`.
+    pub fn scenario(&self, matter: &str, expected: &str) -> Scenario {
+        self.scenarios()
+            .matters
+            .into_iter()
+            .find(|m| m.matter == matter)
+            .unwrap_or_else(|| panic!("no scenarios for {matter}"))
+            .scenarios
+            .into_iter()
+            .find(|s| s.expected == expected)
+            .unwrap_or_else(|| panic!("no {expected} scenario for {matter}"))
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct ScenarioSet {
+    pub matters: Vec<MatterScenarios>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct MatterScenarios {
+    pub matter: String,
+    pub scenarios: Vec<Scenario>,
+}
+
+#[derive(serde::Deserialize, Clone)]
+pub struct Scenario {
+    pub applicant: String,
+    pub application_date: NaiveDate,
+    pub expected: String,
+}
