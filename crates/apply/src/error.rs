@@ -41,4 +41,7 @@ pub enum ApplyError {
     /// The state directory has no entity index yet.
     #[error("no entity index at {0}: run `miaopi link` after `miaopi ingest`")]
     NoIndex(PathBuf),
+    /// A bug: something this crate guarantees did not hold.
+    #[error("internal error: {0}")]
+    Invariant(String),
 }

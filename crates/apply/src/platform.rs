@@ -8,6 +8,7 @@
 //! $HOME/certificates/<id>.cert     signed certificates (canonical JSON line + signature line)
 //! ```
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
@@ -88,6 +89,16 @@ pub fn parse_receipt(json: &str, expected_id: Option<&str>) -> Result<Receipt, A
         });
     }
     Ok(receipt)
+}
+
+/// One decision to store with [`Platform::record_group`].
+#[derive(Debug, Clone, Copy)]
+pub struct ToRecord<'a> {
+    pub receipt: &'a Receipt,
+    /// When its certificate is issued, if it is an approval.
+    pub issued_at: DateTime<FixedOffset>,
+    /// How long deciding took, for the dashboard.
+    pub decision_us: Option<u64>,
 }
 
 /// A certificate issued for an approval.
@@ -190,57 +201,133 @@ impl Platform {
         receipt: &Receipt,
         issued_at: DateTime<FixedOffset>,
     ) -> Result<Option<Issued>, ApplyError> {
-        self.meta
-            .store_decisions(std::slice::from_ref(&decision_record(receipt)))
+        let mut issued = self
+            .record_group(&[ToRecord {
+                receipt,
+                issued_at,
+                decision_us: None,
+            }])
             .await?;
-        if !receipt.outcome.is_approval() {
-            return Ok(None);
-        }
-        // Recording the same decision again hands back its certificate rather than a second one.
-        if let Some(existing) = self
-            .meta
-            .certificates_of(&receipt.receipt_id)
-            .await?
-            .into_iter()
-            .next()
-        {
-            let path = PathBuf::from(&existing.file_path);
-            let bytes = std::fs::read(&path).map_err(|source| ApplyError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let certificate = verify_certificate(&bytes, &self.keys.public_key())?;
-            return Ok(Some(Issued {
-                certificate: SignedCertificate { certificate, bytes },
-                path,
-            }));
-        }
-        let m = &receipt.matter;
-        let package = self.packages.get(&m.code, &m.version).ok_or_else(|| {
-            miaopi_decide::DecideError::PackageNotFound {
-                code: m.code.clone(),
-                version: m.version.clone(),
+        Ok(issued.pop().flatten())
+    }
+
+    /// Stores many decisions at once (a group commit: one transaction for all of them, after
+    /// one reservation of certificate numbers per certificate type), issuing and writing the
+    /// certificate of each approval. Answers in the order given. Recording a decision again
+    /// hands back its certificate rather than a second one; so does a receipt that appears
+    /// twice in one group. Either everything is stored or nothing is (certificate files
+    /// written for a failed group are left unreferenced).
+    pub async fn record_group(
+        &self,
+        items: &[ToRecord<'_>],
+    ) -> Result<Vec<Option<Issued>>, ApplyError> {
+        let approvals: Vec<&str> = items
+            .iter()
+            .filter(|i| i.receipt.outcome.is_approval())
+            .map(|i| i.receipt.receipt_id.as_str())
+            .collect();
+        let existing = if approvals.is_empty() {
+            Vec::new()
+        } else {
+            self.meta.certificates_of_receipts(&approvals).await?
+        };
+        let existing: HashMap<&str, &CertificateRecord> = existing
+            .iter()
+            .map(|c| (c.receipt_id.as_str(), c))
+            .collect();
+
+        // Which items get a new certificate, and how many numbers each type needs.
+        let mut first_of_receipt: HashMap<&str, usize> = HashMap::new();
+        let mut wanted: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut fresh: Vec<Option<&Package>> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let id = item.receipt.receipt_id.as_str();
+            let is_first = *first_of_receipt.entry(id).or_insert(i) == i;
+            if !item.receipt.outcome.is_approval() || existing.contains_key(id) || !is_first {
+                fresh.push(None);
+                continue;
             }
-        })?;
-        let type_code = &package.manifest.certificate.type_code;
-        let serial = self.meta.next_certificate_serial(type_code).await?;
-        let certificate = issue_certificate(receipt, package, serial, &self.keys, issued_at)?;
+            let m = &item.receipt.matter;
+            let package = self.packages.get(&m.code, &m.version).ok_or_else(|| {
+                miaopi_decide::DecideError::PackageNotFound {
+                    code: m.code.clone(),
+                    version: m.version.clone(),
+                }
+            })?;
+            *wanted
+                .entry(package.manifest.certificate.type_code.as_str())
+                .or_default() += 1;
+            fresh.push(Some(package));
+        }
+        let mut next_serial: HashMap<&str, u64> = HashMap::new();
+        for (type_code, count) in wanted {
+            let first = self
+                .meta
+                .reserve_certificate_serials(type_code, count)
+                .await?;
+            next_serial.insert(type_code, first);
+        }
+
         let dir = certificates_dir(&self.home);
-        let path = dir.join(format!("{}.cert", certificate.certificate.id));
-        write_atomically(&dir, &path, &certificate.bytes)?;
-        self.meta
-            .record_certificate(&CertificateRecord {
+        let mut out: Vec<Option<Issued>> = Vec::with_capacity(items.len());
+        let mut certificates: Vec<CertificateRecord> = Vec::new();
+        let mut decisions: Vec<(DecisionRecord, Option<u64>)> = Vec::with_capacity(items.len());
+        for (i, (item, package)) in items.iter().zip(&fresh).enumerate() {
+            let receipt = item.receipt;
+            let id = receipt.receipt_id.as_str();
+            let first = first_of_receipt.get(id).copied().unwrap_or(i);
+            if first != i {
+                let again = out.get(first).cloned().flatten();
+                out.push(again);
+                continue;
+            }
+            decisions.push((decision_record(receipt), item.decision_us));
+            if let Some(stored) = existing.get(id) {
+                out.push(Some(self.stored_certificate(stored)?));
+                continue;
+            }
+            let Some(package) = package else {
+                out.push(None);
+                continue;
+            };
+            let type_code = &package.manifest.certificate.type_code;
+            let serial = next_serial.get_mut(type_code.as_str()).ok_or_else(|| {
+                ApplyError::Invariant(format!("no serial reserved for {type_code}"))
+            })?;
+            let certificate =
+                issue_certificate(receipt, package, *serial, &self.keys, item.issued_at)?;
+            let path = dir.join(format!("{}.cert", certificate.certificate.id));
+            write_atomically(&dir, &path, &certificate.bytes)?;
+            certificates.push(CertificateRecord {
                 certificate_id: certificate.certificate.id.clone(),
                 type_code: type_code.clone(),
-                serial,
+                serial: *serial,
                 receipt_id: receipt.receipt_id.clone(),
                 holder_masked: masked_key(&receipt.application.applicant),
-                issued_at: issued_at.to_rfc3339(),
+                issued_at: item.issued_at.to_rfc3339(),
                 file_path: path.to_string_lossy().into_owned(),
                 file_sm3: certificate_digest(&certificate.bytes),
-            })
-            .await?;
-        Ok(Some(Issued { certificate, path }))
+            });
+            *serial += 1;
+            out.push(Some(Issued { certificate, path }));
+        }
+        self.meta.store_decided(&decisions, &certificates).await?;
+        debug_assert_eq!(out.len(), items.len());
+        Ok(out)
+    }
+
+    /// A certificate issued earlier, read back from its file and verified.
+    fn stored_certificate(&self, stored: &CertificateRecord) -> Result<Issued, ApplyError> {
+        let path = PathBuf::from(&stored.file_path);
+        let bytes = std::fs::read(&path).map_err(|source| ApplyError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let certificate = verify_certificate(&bytes, &self.keys.public_key())?;
+        Ok(Issued {
+            certificate: SignedCertificate { certificate, bytes },
+            path,
+        })
     }
 
     /// Decides, stores the receipt and certifies an approval.

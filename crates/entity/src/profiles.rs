@@ -673,6 +673,9 @@ fn estimate_fact_bytes(pack: &Pack, r: &Resolved, register_rows: u64) -> u64 {
     let per_role = r.links.per_role();
     let mut total = register_rows * (RECORD_HEAD_BYTES as u64 + 16 * 14);
     for (role, linked) in per_role {
+        if !r.roles[role as usize].profile_facts {
+            continue;
+        }
         let fields = pack
             .resource(&r.roles[role as usize].resource)
             .map_or(16, |x| x.fields.len() as u64);
@@ -688,7 +691,8 @@ fn estimate_fact_bytes(pack: &Pack, r: &Resolved, register_rows: u64) -> u64 {
 /// Incremental: a profile whose encoding equals the stored one is not written, so an update
 /// after an ingest rewrites only the profiles the new batches (or a changed link) touched;
 /// entities that vanished are removed with their keys, and a key that moved (a merge) is
-/// freed from its old owner first. `rebuild` (or a missing index) empties the index first.
+/// freed from its old owner first. `rebuild` (or a missing index) writes a fresh file, renamed
+/// over the old index once committed.
 /// One write transaction either way: readers see the old index or the new, never a mix.
 ///
 /// Memory: facts are gathered compactly, for one shard of the entities per pass over `dwd`,
@@ -706,7 +710,21 @@ pub async fn fill_index(
 ) -> Result<IndexFill, EntityError> {
     let path = home.join("index.redb");
     let rebuilt = rebuild || !path.exists();
-    let index = EntityIndex::create(&path)?;
+    // A rebuild writes a fresh file and renames it over the old one: emptying the old file
+    // inside the fill's one transaction would keep every freed page until the commit, so the
+    // file would need the old and the new index's size at once.
+    let target = if rebuilt && path.exists() {
+        home.join("index.redb.rebuild")
+    } else {
+        path.clone()
+    };
+    if target != path && target.exists() {
+        std::fs::remove_file(&target).map_err(|source| EntityError::Io {
+            path: target.clone(),
+            source,
+        })?;
+    }
+    let index = EntityIndex::create(&target)?;
     let batch_index = r.batch_index();
     let session = lake.session(&AsOf::Latest).await?;
     let tables = crate::run::dwd_tables(lake)?;
@@ -760,9 +778,6 @@ pub async fn fill_index(
         .collect();
 
     let mut writer = index.writer()?;
-    if rebuilt {
-        writer.clear()?;
-    }
     let mut fill = IndexFill {
         shards: shards as u64,
         rebuilt,
@@ -783,7 +798,7 @@ pub async fn fill_index(
                 .roles
                 .iter()
                 .enumerate()
-                .filter(|(_, x)| x.resource == resource.code)
+                .filter(|(_, x)| x.resource == resource.code && x.profile_facts)
                 .map(|(i, _)| i as u16)
                 .collect();
             let own = own_key(&resource.code).and_then(|(field, kind)| {
@@ -954,6 +969,13 @@ pub async fn fill_index(
     evicted.dedup();
     fill.removed += evicted.iter().filter(|id| !produced(id)).count() as u64;
     writer.commit()?;
+    drop(index);
+    if target != path {
+        std::fs::rename(&target, &path).map_err(|source| EntityError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    }
     Ok(fill)
 }
 

@@ -37,6 +37,12 @@ pub struct PartyRole {
     pub authority: usize,
     /// Every field name of the resource (to find golden-record attributes).
     pub fields: Vec<String>,
+    /// Whether the record's facts are copied into this party's profile. Not for a legal
+    /// person named in a record about a person (the employer of a 社保缴费 row): an employer
+    /// of thousands would carry every monthly row of every employee, which the entity index
+    /// cannot hold at district scale. That relation is the graph's `employs` edge instead,
+    /// with its first and last month.
+    pub profile_facts: bool,
 }
 
 impl PartyRole {
@@ -107,7 +113,19 @@ pub fn roles_of(pack: &Pack) -> Vec<PartyRole> {
                 register,
                 authority: 0,
                 fields: resource.fields.iter().map(|f| f.name.clone()).collect(),
+                profile_facts: true,
             });
+        }
+        let about_a_person = resource
+            .fields
+            .iter()
+            .any(|f| f.role == Some(EntityRole::PersonId) && f.name == "resident_id");
+        if about_a_person {
+            for role in out.iter_mut().filter(|r| r.resource == resource.code) {
+                if role.kind == RoleKind::LegalPerson {
+                    role.profile_facts = false;
+                }
+            }
         }
     }
     // Registers first (stable: catalogue order within each group).
@@ -126,6 +144,38 @@ mod tests {
     fn pack() -> Pack {
         let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../packs/futian"));
         Pack::load(dir).unwrap()
+    }
+
+    #[test]
+    fn employers_get_no_copy_of_their_employees_contributions() {
+        let roles = roles_of(&pack());
+        let copied = |resource: &str, key: &str| {
+            roles
+                .iter()
+                .find(|r| r.resource == resource && r.key_field == key)
+                .map(|r| r.profile_facts)
+        };
+        assert_eq!(
+            copied("social_insurance_contributions", "employer_uscc"),
+            Some(false)
+        );
+        assert_eq!(
+            copied("social_insurance_contributions", "resident_id"),
+            Some(true)
+        );
+        // Other parties of a record keep their copy: the legal representative sees the
+        // enterprise's registration, a spouse the marriage, the enterprise its tax returns.
+        assert_eq!(
+            copied("enterprise_registrations", "legal_rep_id"),
+            Some(true)
+        );
+        assert_eq!(copied("tax_declarations", "uscc"), Some(true));
+        assert!(
+            roles
+                .iter()
+                .filter(|r| r.resource == "marriage_registrations")
+                .all(|r| r.profile_facts)
+        );
     }
 
     #[test]

@@ -348,40 +348,6 @@ pub(crate) async fn append_in(
         let entry = normalised(entry)?;
         seq += 1;
         let hash = chain_hash(&prev, seq, &entry);
-        let seq_db = i64::try_from(seq)
-            .map_err(|_| GovernError::Corrupt("audit seq out of range".into()))?;
-        sqlx::query(
-            "INSERT INTO gov_audit_entries (seq, actor_kind, actor_id, subject, subject_masked,
-                 action, resources_json, fields_json, purpose, request_id, detail, at,
-                 prev_hash, entry_hash)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(seq_db)
-        .bind(entry.actor_kind.as_str())
-        .bind(&entry.actor_id)
-        .bind(&entry.subject)
-        .bind(&entry.subject_masked)
-        .bind(&entry.action)
-        .bind(list_to_json(&entry.resources)?)
-        .bind(list_to_json(&entry.fields)?)
-        .bind(&entry.purpose)
-        .bind(&entry.request_id)
-        .bind(&entry.detail)
-        .bind(ts(entry.at))
-        .bind(hex(&prev))
-        .bind(hex(&hash))
-        .execute(&mut *conn)
-        .await?;
-        if interval > 0 && seq % interval == 0 {
-            sqlx::query(
-                "INSERT INTO gov_audit_checkpoints (seq, entry_hash, created_at) VALUES (?, ?, ?)",
-            )
-            .bind(seq_db)
-            .bind(hex(&hash))
-            .bind(ts(entry.at))
-            .execute(&mut *conn)
-            .await?;
-        }
         out.push(AuditRecord {
             seq,
             prev_hash: hex(&prev),
@@ -389,6 +355,61 @@ pub(crate) async fn append_in(
             entry,
         });
         prev = hash;
+    }
+    let seq_db = |seq: u64| {
+        i64::try_from(seq).map_err(|_| GovernError::Corrupt("audit seq out of range".into()))
+    };
+    // Multi-row statements: one round trip to SQLite per chunk, not per entry (a group commit
+    // of hundreds of reads would otherwise pay hundreds of hand-offs to the connection's
+    // thread). 14 parameters a row stays far below SQLite's 32,766 per statement.
+    for chunk in out.chunks(1024) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for r in chunk {
+            rows.push((
+                seq_db(r.seq)?,
+                list_to_json(&r.entry.resources)?,
+                list_to_json(&r.entry.fields)?,
+                ts(r.entry.at),
+            ));
+        }
+        let mut insert: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
+            "INSERT INTO gov_audit_entries (seq, actor_kind, actor_id, subject, subject_masked,
+                 action, resources_json, fields_json, purpose, request_id, detail, at,
+                 prev_hash, entry_hash) ",
+        );
+        insert.push_values(
+            chunk.iter().zip(rows),
+            |mut row, (r, (seq, resources, fields, at))| {
+                let e = &r.entry;
+                row.push_bind(seq)
+                    .push_bind(e.actor_kind.as_str())
+                    .push_bind(e.actor_id.clone())
+                    .push_bind(e.subject.clone())
+                    .push_bind(e.subject_masked.clone())
+                    .push_bind(e.action.clone())
+                    .push_bind(resources)
+                    .push_bind(fields)
+                    .push_bind(e.purpose.clone())
+                    .push_bind(e.request_id.clone())
+                    .push_bind(e.detail.clone())
+                    .push_bind(at)
+                    .push_bind(r.prev_hash.clone())
+                    .push_bind(r.entry_hash.clone());
+            },
+        );
+        insert.build().execute(&mut *conn).await?;
+    }
+    if interval > 0 {
+        for r in out.iter().filter(|r| r.seq % interval == 0) {
+            sqlx::query(
+                "INSERT INTO gov_audit_checkpoints (seq, entry_hash, created_at) VALUES (?, ?, ?)",
+            )
+            .bind(seq_db(r.seq)?)
+            .bind(&r.entry_hash)
+            .bind(ts(r.entry.at))
+            .execute(&mut *conn)
+            .await?;
+        }
     }
     sqlx::query("UPDATE gov_audit_head SET last_seq = ?, last_hash = ? WHERE id = 1")
         .bind(

@@ -26,8 +26,8 @@
 //! version u8 | kind u8 | entity_id str | n, (key_kind u8, value str)*           header
 //! | n, (len << 1 | packed, bytes)*                                                 string table
 //! | n, (field#, value#, resource#, unit#, m, (value#, resource#)*)*               golden
-//! | n, (resource#, field#, value#, unit#, batch#, ingested_at delta zigzag,
-//!       record, valid_from opt#, valid_to opt#, sensitivity u8)*                   facts
+//! | n, (resource#, unit#, batch#, ingested_at delta zigzag, record,
+//!       valid_from opt#, valid_to opt#, m, (field#, value#, sensitivity u8)*)*     facts
 //! | n, (relation#, to#, from_date opt#, to_date opt#, resource#, batch#)*          edges
 //! | n, (resource#, batch#, record, method#, score f64 LE)*                         links
 //! ```
@@ -39,7 +39,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use crate::model::{EntityId, EntityKind, Key, KeyKind, Profile};
 
 /// The version of the profile encoding this build reads and writes.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 
 /// Why stored bytes are not a profile this build can read.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
@@ -110,20 +110,39 @@ pub fn encode_profile_into(profile: &Profile, out: &mut Vec<u8>) {
         }
     }
 
-    put_varint(out, profile.facts.len() as u64);
+    // Facts in runs of consecutive facts from one record (same resource, unit, batch, time,
+    // record and validity): the record's provenance is written once per run, not per fact.
+    let same_record = |a: &crate::model::Fact, b: &crate::model::Fact| {
+        a.record == b.record
+            && a.batch_id == b.batch_id
+            && a.resource == b.resource
+            && a.unit == b.unit
+            && a.ingested_at_us == b.ingested_at_us
+            && a.valid_from == b.valid_from
+            && a.valid_to == b.valid_to
+    };
+    let runs = profile.facts.chunk_by(|a, b| same_record(a, b));
+    put_varint(out, runs.clone().count() as u64);
     let mut previous_at_us = 0i64;
-    for f in &profile.facts {
-        r(out, &f.resource);
-        r(out, &f.field);
-        r(out, &f.value);
-        r(out, &f.unit);
-        r(out, &f.batch_id);
-        put_varint(out, zigzag(f.ingested_at_us.wrapping_sub(previous_at_us)));
-        previous_at_us = f.ingested_at_us;
-        put_varint(out, f.record);
-        opt(out, f.valid_from.as_ref());
-        opt(out, f.valid_to.as_ref());
-        out.push(f.sensitivity);
+    for run in runs {
+        let first = &run[0];
+        r(out, &first.resource);
+        r(out, &first.unit);
+        r(out, &first.batch_id);
+        put_varint(
+            out,
+            zigzag(first.ingested_at_us.wrapping_sub(previous_at_us)),
+        );
+        previous_at_us = first.ingested_at_us;
+        put_varint(out, first.record);
+        opt(out, first.valid_from.as_ref());
+        opt(out, first.valid_to.as_ref());
+        put_varint(out, run.len() as u64);
+        for f in run {
+            r(out, &f.field);
+            r(out, &f.value);
+            out.push(f.sensitivity);
+        }
     }
 
     put_varint(out, profile.edges.len() as u64);
@@ -497,6 +516,34 @@ mod tests {
             bytes.len(),
             json.len()
         );
+    }
+
+    #[test]
+    fn a_records_provenance_is_written_once_for_all_its_facts() -> Result<(), DecodeError> {
+        let base = sample_profile("P-1", "11010519491231002X", 1).facts[0].clone();
+        let fact = |field: &str, value: &str| {
+            let mut f = base.clone();
+            f.field = field.into();
+            f.value = value.into();
+            f
+        };
+        let mut one = Profile::new(EntityId::new("P-1"), EntityKind::Person);
+        one.facts = vec![fact("a", "1")];
+        let mut five = one.clone();
+        for (field, value) in [("b", "2"), ("c", "3"), ("d", "4"), ("e", "5")] {
+            five.facts.push(fact(field, value));
+        }
+        let (one_bytes, five_bytes) = (encode_profile(&one), encode_profile(&five));
+        // Each further fact of the same record: its field and value (each a table entry of
+        // two bytes and a one-byte reference) and its sensitivity, nothing of its provenance.
+        assert_eq!(five_bytes.len() - one_bytes.len(), 4 * (2 + 2 + 1 + 1 + 1));
+        assert_eq!(decode_profile(&five_bytes)?, five);
+        // A fact of another record in between starts a new run and still round-trips.
+        let mut other = fact("x", "9");
+        other.record += 1;
+        five.facts.insert(2, other);
+        assert_eq!(decode_profile(&encode_profile(&five))?, five);
+        Ok(())
     }
 
     #[test]

@@ -216,31 +216,30 @@ impl<'a> ProfileView<'a> {
             });
         }
 
-        let n = r.count()?;
-        let mut facts = Vec::with_capacity(n);
+        let runs = r.count()?;
+        let mut facts = Vec::with_capacity(runs * 4);
         let mut previous_at_us = 0i64;
-        for _ in 0..n {
-            let (resource, field, value, unit, batch_id) = (
-                idx(&mut r)?,
-                idx(&mut r)?,
-                idx(&mut r)?,
-                idx(&mut r)?,
-                idx(&mut r)?,
-            );
+        for _ in 0..runs {
+            let (resource, unit, batch_id) = (idx(&mut r)?, idx(&mut r)?, idx(&mut r)?);
             let ingested_at_us = previous_at_us.wrapping_add(unzigzag(r.varint()?));
             previous_at_us = ingested_at_us;
-            facts.push(RawFact {
-                resource,
-                field,
-                value,
-                unit,
-                batch_id,
-                ingested_at_us,
-                record: r.varint()?,
-                valid_from: opt(&mut r)?,
-                valid_to: opt(&mut r)?,
-                sensitivity: r.u8()?,
-            });
+            let record = r.varint()?;
+            let (valid_from, valid_to) = (opt(&mut r)?, opt(&mut r)?);
+            let m = r.count()?;
+            for _ in 0..m {
+                facts.push(RawFact {
+                    resource,
+                    field: idx(&mut r)?,
+                    value: idx(&mut r)?,
+                    unit,
+                    batch_id,
+                    ingested_at_us,
+                    record,
+                    valid_from,
+                    valid_to,
+                    sensitivity: r.u8()?,
+                });
+            }
         }
 
         let n = r.count()?;
@@ -460,7 +459,7 @@ impl<'a> ProfileView<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::encode_profile;
+    use crate::codec::{FORMAT_VERSION, encode_profile};
     use crate::testing::sample_profile;
 
     #[test]
@@ -499,9 +498,33 @@ mod tests {
     #[test]
     fn out_of_range_string_indices_are_errors() {
         // version, person, "P-1", no keys, a table of one entry "a", no golden values, then a
-        // fact whose resource is entry 5, no edges, no links.
+        // run of facts whose resource is entry 5, no edges, no links.
         let bytes = [
-            1, 1, 3, b'P', b'-', b'1', 0, 1, 2, b'a', 0, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0,
+            FORMAT_VERSION,
+            1,
+            3,
+            b'P',
+            b'-',
+            b'1',
+            0,
+            1,
+            2,
+            b'a',
+            0,
+            1,
+            5,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            2,
+            0,
+            0,
         ];
         assert_eq!(
             ProfileView::parse(&bytes).err(),

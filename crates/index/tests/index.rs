@@ -667,7 +667,7 @@ fn a_profile_of_another_format_version_is_a_named_error() -> TestResult {
                 source,
                 DecodeError::UnsupportedVersion {
                     found: 7,
-                    supported: 1
+                    supported: miaopi_index::FORMAT_VERSION
                 }
             );
         }

@@ -47,6 +47,8 @@ pub enum MetaError {
         accepted: u64,
         quarantined: u64,
     },
+    #[error("meta store: {0}")]
+    Invalid(String),
 }
 
 /// 批次状态
@@ -245,6 +247,27 @@ pub trait MetaStore {
     fn certificates_of(
         &self,
         receipt_id: &str,
+    ) -> impl Future<Output = Result<Vec<CertificateRecord>, MetaError>> + Send;
+    /// Takes `count` consecutive running numbers of a certificate type at once, durably;
+    /// returns the first. `count` 0 takes none and returns the next number that would be.
+    fn reserve_certificate_serials(
+        &self,
+        type_code: &str,
+        count: u64,
+    ) -> impl Future<Output = Result<u64, MetaError>> + Send;
+    /// Stores decisions (each with its latency in microseconds, if timed) and the certificates
+    /// issued for them in one transaction: the group commit of a server deciding many
+    /// applications at once. Receipts already stored are left as they are; returns how many
+    /// decisions were new.
+    fn store_decided(
+        &self,
+        decisions: &[(DecisionRecord, Option<u64>)],
+        certificates: &[CertificateRecord],
+    ) -> impl Future<Output = Result<u64, MetaError>> + Send;
+    /// The certificates already issued for any of these receipts.
+    fn certificates_of_receipts(
+        &self,
+        receipt_ids: &[&str],
     ) -> impl Future<Output = Result<Vec<CertificateRecord>, MetaError>> + Send;
 }
 
@@ -536,30 +559,9 @@ impl MetaStore for SqliteMeta {
     }
 
     async fn store_decisions(&self, decisions: &[DecisionRecord]) -> Result<u64, MetaError> {
-        let mut tx = self.pool.begin().await?;
-        let mut new = 0;
-        for d in decisions {
-            let done = sqlx::query(
-                "INSERT INTO decisions (receipt_id, matter, version, package_hash, applicant_masked,
-                     application_date, outcome, decided_at, receipt_json)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (receipt_id) DO NOTHING",
-            )
-            .bind(&d.receipt_id)
-            .bind(&d.matter)
-            .bind(&d.version)
-            .bind(&d.package_hash)
-            .bind(&d.applicant_masked)
-            .bind(&d.application_date)
-            .bind(&d.outcome)
-            .bind(&d.decided_at)
-            .bind(&d.receipt_json)
-            .execute(&mut *tx)
-            .await?;
-            new += done.rows_affected();
-        }
-        tx.commit().await?;
-        Ok(new)
+        let untimed: Vec<(DecisionRecord, Option<u64>)> =
+            decisions.iter().map(|d| (d.clone(), None)).collect();
+        self.store_decided(&untimed, &[]).await
     }
 
     async fn decision(&self, receipt_id: &str) -> Result<Option<DecisionRecord>, MetaError> {
@@ -655,22 +657,112 @@ impl MetaStore for SqliteMeta {
     }
 
     async fn record_certificate(&self, c: &CertificateRecord) -> Result<(), MetaError> {
-        sqlx::query(
-            "INSERT INTO certificates (certificate_id, type_code, serial, receipt_id, holder_masked,
-                 issued_at, file_path, file_sm3)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        let mut conn = self.pool.acquire().await?;
+        insert_certificate(&mut conn, c).await
+    }
+
+    async fn reserve_certificate_serials(
+        &self,
+        type_code: &str,
+        count: u64,
+    ) -> Result<u64, MetaError> {
+        if count == 0 {
+            let last: Option<i64> = sqlx::query_scalar(
+                "SELECT last_serial FROM certificate_serials WHERE type_code = ?",
+            )
+            .bind(type_code)
+            .fetch_optional(&self.pool)
+            .await?;
+            return Ok(last.unwrap_or(0).max(0) as u64 + 1);
+        }
+        let count = i64::try_from(count).map_err(|_| {
+            MetaError::Invalid(format!("cannot reserve {count} certificate serials"))
+        })?;
+        // One statement, as for a single number: two issuers never overlap.
+        let last: i64 = sqlx::query_scalar(
+            "INSERT INTO certificate_serials (type_code, last_serial) VALUES (?, ?)
+             ON CONFLICT (type_code) DO UPDATE SET last_serial = certificate_serials.last_serial + ?
+             RETURNING last_serial",
         )
-        .bind(&c.certificate_id)
-        .bind(&c.type_code)
-        .bind(c.serial as i64)
-        .bind(&c.receipt_id)
-        .bind(&c.holder_masked)
-        .bind(&c.issued_at)
-        .bind(&c.file_path)
-        .bind(&c.file_sm3)
-        .execute(&self.pool)
+        .bind(type_code)
+        .bind(count)
+        .bind(count)
+        .fetch_one(&self.pool)
         .await?;
-        Ok(())
+        Ok((last - count + 1).max(0) as u64)
+    }
+
+    async fn store_decided(
+        &self,
+        decisions: &[(DecisionRecord, Option<u64>)],
+        certificates: &[CertificateRecord],
+    ) -> Result<u64, MetaError> {
+        let mut tx = self.pool.begin().await?;
+        let mut new = 0;
+        // Multi-row statements: one round trip to SQLite per chunk, not per row. 10 and 8
+        // parameters a row stay far below SQLite's 32,766 per statement.
+        for chunk in decisions.chunks(512) {
+            let mut insert: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
+                "INSERT INTO decisions (receipt_id, matter, version, package_hash,
+                     applicant_masked, application_date, outcome, decided_at, receipt_json,
+                     decision_us) ",
+            );
+            insert.push_values(chunk, |mut row, (d, decision_us)| {
+                row.push_bind(d.receipt_id.clone())
+                    .push_bind(d.matter.clone())
+                    .push_bind(d.version.clone())
+                    .push_bind(d.package_hash.clone())
+                    .push_bind(d.applicant_masked.clone())
+                    .push_bind(d.application_date.clone())
+                    .push_bind(d.outcome.clone())
+                    .push_bind(d.decided_at.clone())
+                    .push_bind(d.receipt_json.clone())
+                    .push_bind(decision_us.map(|us| i64::try_from(us).unwrap_or(i64::MAX)));
+            });
+            insert.push(" ON CONFLICT (receipt_id) DO NOTHING");
+            new += insert.build().execute(&mut *tx).await?.rows_affected();
+        }
+        for chunk in certificates.chunks(512) {
+            let mut insert: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
+                "INSERT INTO certificates (certificate_id, type_code, serial, receipt_id,
+                     holder_masked, issued_at, file_path, file_sm3) ",
+            );
+            insert.push_values(chunk, |mut row, c| {
+                row.push_bind(c.certificate_id.clone())
+                    .push_bind(c.type_code.clone())
+                    .push_bind(i64::try_from(c.serial).unwrap_or(i64::MAX))
+                    .push_bind(c.receipt_id.clone())
+                    .push_bind(c.holder_masked.clone())
+                    .push_bind(c.issued_at.clone())
+                    .push_bind(c.file_path.clone())
+                    .push_bind(c.file_sm3.clone());
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(new)
+    }
+
+    async fn certificates_of_receipts(
+        &self,
+        receipt_ids: &[&str],
+    ) -> Result<Vec<CertificateRecord>, MetaError> {
+        let mut out = Vec::new();
+        // SQLite binds at most 32,766 parameters a statement; stay far below.
+        for chunk in receipt_ids.chunks(500) {
+            let mut query: sqlx::QueryBuilder<sqlx::Sqlite> =
+                sqlx::QueryBuilder::new("SELECT * FROM certificates WHERE receipt_id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id.to_string());
+            }
+            list.push_unseparated(") ORDER BY certificate_id");
+            let rows = query.build().fetch_all(&self.pool).await?;
+            for row in &rows {
+                out.push(certificate_from_row(row)?);
+            }
+        }
+        Ok(out)
     }
 
     async fn certificates_of(&self, receipt_id: &str) -> Result<Vec<CertificateRecord>, MetaError> {
@@ -684,6 +776,28 @@ impl MetaStore for SqliteMeta {
             .map(certificate_from_row)
             .collect::<Result<_, _>>()?)
     }
+}
+
+async fn insert_certificate(
+    conn: &mut sqlx::SqliteConnection,
+    c: &CertificateRecord,
+) -> Result<(), MetaError> {
+    sqlx::query(
+        "INSERT INTO certificates (certificate_id, type_code, serial, receipt_id, holder_masked,
+             issued_at, file_path, file_sm3)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&c.certificate_id)
+    .bind(&c.type_code)
+    .bind(i64::try_from(c.serial).unwrap_or(i64::MAX))
+    .bind(&c.receipt_id)
+    .bind(&c.holder_masked)
+    .bind(&c.issued_at)
+    .bind(&c.file_path)
+    .bind(&c.file_sm3)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -877,5 +991,80 @@ mod tests {
         drop(meta);
         let meta = SqliteMeta::open(&dir.path().join("meta.db")).await.unwrap();
         assert_eq!(meta.next_certificate_serial("4403MZ01").await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_group_commit_stores_decisions_latencies_and_certificates_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = SqliteMeta::open(&dir.path().join("meta.db")).await.unwrap();
+        // Reserved blocks never overlap, and single numbers continue after them.
+        assert_eq!(
+            meta.reserve_certificate_serials("4403MZ01", 3)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            meta.reserve_certificate_serials("4403MZ01", 2)
+                .await
+                .unwrap(),
+            4
+        );
+        assert_eq!(meta.next_certificate_serial("4403MZ01").await.unwrap(), 6);
+        assert_eq!(
+            meta.reserve_certificate_serials("4403MZ01", 0)
+                .await
+                .unwrap(),
+            7
+        );
+        assert_eq!(
+            meta.reserve_certificate_serials("4403GA01", 0)
+                .await
+                .unwrap(),
+            1
+        );
+
+        let cert = |serial: u64, receipt: &str| CertificateRecord {
+            certificate_id: format!("cert-{serial}"),
+            type_code: "4403MZ01".into(),
+            serial,
+            receipt_id: receipt.into(),
+            holder_masked: "440304********0123".into(),
+            issued_at: "2026-11-28T10:00:00+08:00".into(),
+            file_path: format!("certificates/{serial}.cert"),
+            file_sm3: "00".into(),
+        };
+        let decided = [
+            (decision_row("g1", "approved"), Some(800)),
+            (decision_row("g2", "rejected"), None),
+            (decision_row("g3", "approved"), Some(1200)),
+        ];
+        let certs = [cert(1, "g1"), cert(2, "g3")];
+        assert_eq!(meta.store_decided(&decided, &certs).await.unwrap(), 3);
+        let found = meta
+            .certificates_of_receipts(&["g1", "g2", "g3", "unknown"])
+            .await
+            .unwrap();
+        assert_eq!(found, certs.to_vec());
+        let stats = meta.decision_day_stats().await.unwrap();
+        assert_eq!((stats[0].decisions, stats[0].timed), (3, 2));
+        assert_eq!(stats[0].max_us, Some(1200));
+
+        // One bad certificate (a serial already used) fails the whole group: nothing of it
+        // is stored.
+        let decided = [(decision_row("g4", "approved"), Some(5))];
+        assert!(
+            meta.store_decided(&decided, &[cert(2, "g4")])
+                .await
+                .is_err()
+        );
+        assert!(meta.decision("g4").await.unwrap().is_none());
+        // A receipt stored again is the same decision: not new, no error.
+        assert_eq!(
+            meta.store_decided(&[(decision_row("g2", "rejected"), None)], &[])
+                .await
+                .unwrap(),
+            0
+        );
     }
 }

@@ -5,13 +5,13 @@
 use std::time::Instant;
 
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use miaopi_govern::{Account, ActorKind, Consumer, Principal, Role};
 use sm3::{Digest, Sm3};
 
 use crate::error::ApiError;
-use crate::state::{AppState, KEY_CACHE_TTL};
+use crate::state::{AppState, KEY_CACHE_TTL, TOKEN_CACHE_TTL};
 
 /// The session cookie set by the login endpoints and the console.
 pub const SESSION_COOKIE: &str = "miaopi_session";
@@ -71,9 +71,8 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 }
 
 /// The session token from the `miaopi_session` cookie.
-pub fn session_cookie(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get_all("cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -122,10 +121,48 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim);
-    let token = bearer.or_else(|| session_cookie(parts));
+    let token = bearer.or_else(|| session_cookie(&parts.headers));
     let Some(token) = token else {
         return Ok(None);
     };
+    let digest: [u8; 32] = Sm3::digest(token.as_bytes()).into();
+    if let Some((caller, at)) = state.token_cache.read().await.get(&digest)
+        && at.elapsed() < TOKEN_CACHE_TTL
+    {
+        return Ok(Some(caller.clone()));
+    }
+    let found = token_caller(state, token, now).await?;
+    if let Some(caller) = &found {
+        let mut cache = state.token_cache.write().await;
+        if cache.len() >= TOKEN_CACHE_MAX {
+            cache.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
+        }
+        if cache.len() < TOKEN_CACHE_MAX {
+            cache.insert(digest, (caller.clone(), Instant::now()));
+        }
+        return Ok(found);
+    }
+    // A stale cookie is no identity; a stale bearer token is an error the client must see.
+    if bearer.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "访问令牌或会话无效或已过期，请重新登录",
+        ));
+    }
+    Ok(None)
+}
+
+/// Most access tokens and sessions remembered at once; beyond it, stale entries are dropped
+/// and new ones are checked against the store on every request until there is room.
+const TOKEN_CACHE_MAX: usize = 100_000;
+
+/// The caller an access token or session token stands for, from the store.
+async fn token_caller(
+    state: &AppState,
+    token: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Caller>, ApiError> {
     if let Some(c) = state
         .gov
         .consumer_for_token(token, now)
@@ -143,14 +180,14 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
         Some(Principal::Account(a)) => Ok(Some(Caller::Account(a))),
         Some(Principal::Citizen { resident_id }) => Ok(Some(Caller::Citizen { resident_id })),
         Some(Principal::Consumer(c)) => Ok(Some(Caller::Consumer(c))),
-        // A stale cookie is no identity; a stale bearer token is an error the client must see.
-        None if bearer.is_some() => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "访问令牌或会话无效或已过期，请重新登录",
-        )),
         None => Ok(None),
     }
+}
+
+/// Forgets a token at once (logout), so the cache never outlives the session it stands for.
+pub async fn forget_token(state: &AppState, token: &str) {
+    let digest: [u8; 32] = Sm3::digest(token.as_bytes()).into();
+    state.token_cache.write().await.remove(&digest);
 }
 
 /// Consumers are held to their rate limit on every request.

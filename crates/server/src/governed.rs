@@ -98,8 +98,9 @@ fn masked_everything(profile: &Profile) -> BTreeMap<String, Visible> {
 }
 
 /// A profile cut to what is visible: facts and golden values of granted fields only, masked
-/// unless unmasked; person keys masked unless the caller may see resident IDs unmasked.
-pub fn cut_profile(profile: &Profile, visible: &BTreeMap<String, Visible>) -> Profile {
+/// unless unmasked; person keys masked unless the caller may see resident IDs unmasked. Works
+/// in place: a read allocates only the masked values.
+pub fn cut_profile(mut profile: Profile, visible: &BTreeMap<String, Visible>) -> Profile {
     let sees = |resource: &str, field: &str| {
         visible
             .get(resource)
@@ -110,49 +111,45 @@ pub fn cut_profile(profile: &Profile, visible: &BTreeMap<String, Visible>) -> Pr
             .get(resource)
             .is_some_and(|v| v.unmasked.contains(field))
     };
-    let mut out = Profile::new(profile.entity_id.clone(), profile.kind);
-    for f in &profile.facts {
-        if sees(&f.resource, &f.field) {
-            let mut f = f.clone();
-            if !unmasked(&f.resource, &f.field) {
-                f.value = mask_value(&f.field, &f.value, f.sensitivity);
-            }
-            out.facts.push(f);
+    // A golden value is masked at the level of the facts it came from (before they are cut).
+    let golden_levels: BTreeMap<String, u8> = profile
+        .golden
+        .iter()
+        .map(|(field, g)| {
+            let level = profile
+                .facts
+                .iter()
+                .find(|f| &f.field == field && f.resource == g.resource)
+                .map_or(4, |f| f.sensitivity);
+            (field.clone(), level)
+        })
+        .collect();
+    profile.facts.retain(|f| sees(&f.resource, &f.field));
+    for f in &mut profile.facts {
+        if !unmasked(&f.resource, &f.field) {
+            f.value = mask_value(&f.field, &f.value, f.sensitivity);
         }
     }
-    for (field, g) in &profile.golden {
-        if !sees(&g.resource, field) {
-            continue;
-        }
-        let level = profile
-            .facts
-            .iter()
-            .find(|f| &f.field == field && f.resource == g.resource)
-            .map_or(4, |f| f.sensitivity);
-        let mut g = g.clone();
-        let show = unmasked(&g.resource, field);
+    profile.golden.retain(|field, g| sees(&g.resource, field));
+    for (field, g) in &mut profile.golden {
+        let level = golden_levels.get(field).copied().unwrap_or(4);
         g.conflicts.retain(|c| sees(&c.resource, field));
-        if !show {
+        if !unmasked(&g.resource, field) {
             g.value = mask_value(field, &g.value, level);
             for c in &mut g.conflicts {
                 c.value = mask_value(field, &c.value, level);
             }
         }
-        out.golden.insert(field.clone(), g);
     }
     let ids_unmasked = visible
         .values()
         .any(|v| v.unmasked.iter().any(|f| f == "resident_id"));
-    out.keys = if ids_unmasked {
-        profile.keys.clone()
-    } else {
+    if !ids_unmasked {
         let mut keys_only = Profile::new(profile.entity_id.clone(), profile.kind);
-        keys_only.keys = profile.keys.clone();
-        keys_only.masked().keys
-    };
-    out.edges = profile.edges.clone();
-    out.links = profile.links.clone();
-    out
+        keys_only.keys = std::mem::take(&mut profile.keys);
+        profile.keys = keys_only.masked().keys;
+    }
+    profile
 }
 
 /// Appends one read to the audit chain. A read that cannot be audited is not served.
@@ -194,7 +191,7 @@ pub async fn audit_reads(
     let request_id = current_request_id();
     let at = Utc::now();
     let appends = subjects.iter().map(|subject| {
-        state.audit.append(AuditEntry {
+        state.audit.submit(AuditEntry {
             actor_kind,
             actor_id: actor_id.clone(),
             subject: subject.clone(),
@@ -322,9 +319,12 @@ pub async fn read_profile(
                     ),
                 ));
             }
-            cut_profile(&profile, &visible)
+            cut_profile(profile, &visible)
         }
-        (_, Some(_)) => cut_profile(&profile, &masked_everything(&profile)),
+        (_, Some(_)) => {
+            let everything = masked_everything(&profile);
+            cut_profile(profile, &everything)
+        }
     };
     audit_read(
         state,

@@ -10,11 +10,11 @@
 //! leaves.
 
 pub mod api;
-pub mod audit_writer;
 pub mod auth;
 pub mod console;
 pub mod error;
 pub mod governed;
+pub mod group_commit;
 pub mod state;
 
 use std::net::SocketAddr;

@@ -52,23 +52,33 @@ impl std::ops::Deref for AppState {
 pub struct Inner {
     pub options: ServeOptions,
     pub pack: Pack,
-    pub platform: Platform,
+    pub platform: Arc<Platform>,
     pub gov: Governance,
     /// Proves citizens are who they say (the demo's one-time codes; a real identity provider
     /// plugs in here).
     pub citizens: Box<dyn CitizenIdentityProvider>,
     pub lake: Lake,
     /// Appends audit entries in group commits.
-    pub audit: crate::audit_writer::AuditWriter,
+    pub audit: crate::group_commit::AuditWriter,
+    /// Stores decisions and their certificates in group commits.
+    pub decisions: crate::group_commit::DecisionWriter,
     /// Verified API keys by SM3 of the presented key, so argon2 runs once per key per
     /// [`KEY_CACHE_TTL`] rather than on every request.
     pub key_cache: tokio::sync::RwLock<HashMap<[u8; 32], (Consumer, Instant)>>,
+    /// Access tokens and session tokens by SM3, with the caller each stands for, so a request
+    /// does not query the store two or three times before it starts; trusted for
+    /// [`TOKEN_CACHE_TTL`] (a logout forgets its token at once).
+    pub token_cache: tokio::sync::RwLock<HashMap<[u8; 32], (crate::auth::Caller, Instant)>>,
     pub started: Instant,
 }
 
 /// How long a verified API key is trusted without re-checking its hash (a revoked key stops
 /// working within this time).
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// How long a checked access token or session is trusted without asking the store again: an
+/// expiry, a revoked consumer or a changed role takes effect within this time.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
 
 impl AppState {
     /// Opens everything the server needs from a linked state directory, with the demo's
@@ -96,9 +106,11 @@ impl AppState {
                     errors.0.len()
                 )
             })?;
-        let platform = Platform::open(&options.home, &pack, packages, &[])
-            .await
-            .with_context(|| format!("opening the platform in {}", options.home.display()))?;
+        let platform = Arc::new(
+            Platform::open(&options.home, &pack, packages, &[])
+                .await
+                .with_context(|| format!("opening the platform in {}", options.home.display()))?,
+        );
         let gov = Governance::open(&platform.meta)
             .await
             .context("opening governance (grants, accounts, audit chain)")?;
@@ -106,12 +118,14 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             options,
             pack,
+            decisions: crate::group_commit::decision_writer(platform.clone()),
             platform,
             citizens: citizens.unwrap_or_else(|| Box::new(gov.one_time_codes())),
-            audit: crate::audit_writer::AuditWriter::start(gov.clone()),
+            audit: crate::group_commit::audit_writer(gov.clone()),
             gov,
             lake,
             key_cache: tokio::sync::RwLock::new(HashMap::new()),
+            token_cache: tokio::sync::RwLock::new(HashMap::new()),
             started: Instant::now(),
         })))
     }

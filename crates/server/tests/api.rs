@@ -654,6 +654,91 @@ fn a_citizen_logs_in_applies_and_sees_who_used_their_data() {
 }
 
 #[test]
+fn concurrent_applications_share_commits_and_each_get_their_own_certificate() {
+    use miaopi_meta::MetaStore;
+    let e = env();
+    e.rt.block_on(async {
+        let token = e.login("admin").await;
+        let approved: Vec<common::Scenario> = e
+            .scenarios()
+            .matters
+            .into_iter()
+            .find(|m| m.matter == "senior_allowance")
+            .unwrap()
+            .scenarios
+            .into_iter()
+            .filter(|s| s.expected == "approved")
+            .collect();
+        assert!(!approved.is_empty());
+        // 48 applications at once (each applicant several times): the decision writer stores
+        // them in shared transactions.
+        let sends = (0..48).map(|i| {
+            let s = &approved[i % approved.len()];
+            status_and_body(
+                client()
+                    .post(e.url("/api/v1/applications"))
+                    .bearer_auth(&token)
+                    .json(&json!({
+                        "matter": "senior_allowance",
+                        "applicant": s.applicant,
+                        "application_date": s.application_date,
+                    })),
+            )
+        });
+        let answers = futures::future::join_all(sends).await;
+        let mut receipts = std::collections::BTreeSet::new();
+        let mut certificates = std::collections::BTreeSet::new();
+        for (s, d) in &answers {
+            assert_eq!(*s, StatusCode::OK, "{d}");
+            assert_eq!(d["outcome"], "approved", "{d}");
+            receipts.insert(d["receipt_id"].as_str().unwrap().to_string());
+            certificates.insert(d["certificate_id"].as_str().unwrap().to_string());
+        }
+        assert_eq!(receipts.len(), 48, "every decision is its own");
+        assert_eq!(certificates.len(), 48, "every approval its own certificate");
+        // Each is stored with its latency, and its certificate with a serial no other has.
+        let meta = &e.state.platform.meta;
+        let ids: Vec<&str> = receipts.iter().map(String::as_str).collect();
+        let stored = meta.certificates_of_receipts(&ids).await.unwrap();
+        assert_eq!(stored.len(), 48);
+        let serials: std::collections::BTreeSet<u64> = stored.iter().map(|c| c.serial).collect();
+        assert_eq!(serials.len(), 48, "serials are unique");
+        for c in &stored {
+            assert!(certificates.contains(&c.certificate_id));
+            let bytes = std::fs::read(&c.file_path).unwrap();
+            miaopi_decide::verify_certificate(&bytes, &e.state.platform.keys().public_key())
+                .unwrap();
+        }
+        for id in &ids {
+            assert!(meta.decision(id).await.unwrap().is_some());
+        }
+        let timed: u64 = meta
+            .decision_day_stats()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|d| d.matter == "senior_allowance")
+            .map(|d| d.timed)
+            .sum();
+        assert!(timed >= 48, "latency recorded with each decision: {timed}");
+
+        // A logged-out token is refused at once, though the server had it cached.
+        let decision_url = e.url(&format!("/api/v1/decisions/{}", ids[0]));
+        let (s, _) = status_and_body(client().get(&decision_url).bearer_auth(&token)).await;
+        assert_eq!(s, StatusCode::OK);
+        let r = client()
+            .delete(e.url("/api/v1/session"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        let (s, body) = status_and_body(client().get(&decision_url).bearer_auth(&token)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{body}");
+    });
+}
+
+#[test]
 fn the_openapi_document_lists_every_route() {
     let e = env();
     e.rt.block_on(async {

@@ -156,16 +156,14 @@ pub async fn logout(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
-    let mut parts = axum::http::Request::new(()).into_parts().0;
-    parts.headers = headers;
-    let bearer = parts
-        .headers
+    let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
-    let token = bearer.or_else(|| crate::auth::session_cookie(&parts).map(str::to_string));
+    let token = bearer.or_else(|| crate::auth::session_cookie(&headers).map(str::to_string));
     if let Some(t) = token {
+        crate::auth::forget_token(&state, &t).await;
         state
             .gov
             .end_session(&t)

@@ -35,11 +35,7 @@ pub struct ProfileResponse {
     /// The entity's profile: golden values, facts with provenance (unit, resource, batch,
     /// time), graph edges and keys — only what the caller's grant covers.
     #[schema(value_type = Object)]
-    pub profile: serde_json::Value,
-}
-
-fn profile_json(profile: &miaopi_index::Profile) -> ApiResult<serde_json::Value> {
-    serde_json::to_value(profile).map_err(|e| ApiError::internal("encoding a profile", e))
+    pub profile: miaopi_index::Profile,
 }
 
 /// 一证通办: a person's whole profile across every source the caller's grant covers.
@@ -72,7 +68,7 @@ pub async fn person(
     .await?;
     Ok(Json(ProfileResponse {
         masked_by_default: true,
-        profile: profile_json(&profile)?,
+        profile,
     }))
 }
 
@@ -112,7 +108,7 @@ pub async fn enterprise(
     .await?;
     Ok(Json(ProfileResponse {
         masked_by_default: true,
-        profile: profile_json(&profile)?,
+        profile,
     }))
 }
 

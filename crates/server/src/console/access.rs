@@ -106,6 +106,7 @@ pub async fn logout(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     viewer.check_post(&form.csrf)?;
+    crate::auth::forget_token(&state, &viewer.session).await;
     state
         .gov
         .end_session(&viewer.session)

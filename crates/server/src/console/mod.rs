@@ -381,7 +381,7 @@ impl FromRequestParts<AppState> for Viewer {
                 .map_or("/console", |p| p.as_str());
             Redirect::to(&format!("/console/login?next={}", encode_component(path))).into_response()
         };
-        let Some(token) = session_cookie(parts).map(str::to_string) else {
+        let Some(token) = session_cookie(&parts.headers).map(str::to_string) else {
             return Err(to_login());
         };
         let principal = state.gov.session(&token, Utc::now()).await.map_err(|e| {
