@@ -217,6 +217,11 @@ impl Lake {
         self.root.join(layer.as_str()).join(resource)
     }
 
+    /// Whether the table exists (has a Delta log): a resource nobody has delivered has none.
+    pub fn has_table(&self, layer: Layer, resource: &str) -> bool {
+        check_name(resource).is_ok() && self.table_dir(layer, resource).join("_delta_log").is_dir()
+    }
+
     async fn load(&self, layer: Layer, resource: &str) -> Result<DeltaTable, LakeError> {
         check_name(resource)?;
         let dir = self.table_dir(layer, resource);
@@ -559,6 +564,7 @@ mod tests {
     async fn append_is_idempotent_per_batch_and_queryable() {
         let dir = tempfile::tempdir().unwrap();
         let lake = Lake::open(dir.path()).unwrap();
+        assert!(!lake.has_table(Layer::Ods, "people"));
         let first = lake
             .append(Layer::Ods, "people", schema(), rows("b1", &[1, 2, 3]), "b1")
             .await
@@ -568,6 +574,9 @@ mod tests {
             "{first:?}"
         );
         assert!(lake.has_batch(Layer::Ods, "people", "b1").await.unwrap());
+        assert!(lake.has_table(Layer::Ods, "people"));
+        assert!(!lake.has_table(Layer::Dwd, "people"));
+        assert!(!lake.has_table(Layer::Ods, "../people"));
         assert!(!lake.has_batch(Layer::Ods, "people", "b2").await.unwrap());
         let again = lake
             .append(Layer::Ods, "people", schema(), rows("b1", &[1, 2, 3]), "b1")

@@ -544,18 +544,26 @@ pub async fn audit(
     Authenticated(caller): Authenticated,
     Query(query): Query<AuditQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    if !caller.is_auditor() {
-        return Err(ApiError::forbidden(
-            "role_required",
-            "只有审计员或管理员可以查看审计链",
-        ));
-    }
+    require_auditor(&caller, "查看")?;
     let entries = state
         .gov
         .audit_entries(&audit_filter(query))
         .await
         .map_err(|e| ApiError::internal("reading the audit chain", e))?;
     Ok(Json(serde_json::to_value(&entries).unwrap_or_default()))
+}
+
+/// Auditors (and administrators, who hold every role) only: `doing` is what they came to do
+/// with the chain, for the refusal.
+fn require_auditor(caller: &Caller, doing: &str) -> ApiResult<()> {
+    if caller.is_auditor() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "role_required",
+            format!("只有审计员或管理员可以{doing}审计链"),
+        ))
+    }
 }
 
 /// Re-hashes the whole audit chain and reports the first broken entry, if any.
@@ -568,12 +576,7 @@ pub async fn audit_verify(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> ApiResult<Json<serde_json::Value>> {
-    if !caller.is_auditor() {
-        return Err(ApiError::forbidden(
-            "role_required",
-            "只有审计员或管理员可以校验审计链",
-        ));
-    }
+    require_auditor(&caller, "校验")?;
     let report = state
         .gov
         .verify_audit_chain()

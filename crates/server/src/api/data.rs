@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use miaopi_catalog::EntityRole;
 use miaopi_index::{Key, mask_value};
-use miaopi_lake::AsOf;
+use miaopi_lake::{AsOf, Layer};
 use miaopi_model::{ResidentId, Uscc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -293,11 +293,15 @@ pub async fn records(
     let limit = query.limit.unwrap_or(50).clamp(1, 1000);
     let offset = query.offset.unwrap_or(0);
     sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
-    let batches = match state.lake.query(&sql, &AsOf::Latest).await {
-        Ok(b) => b,
-        // A resource nobody has delivered yet has no table: an empty page, not an error.
-        Err(e) if e.to_string().contains("not found") => Vec::new(),
-        Err(e) => return Err(ApiError::internal("reading the lake", e)),
+    // A resource nobody has delivered yet has no table: an empty page, not an error.
+    let batches = if state.lake.has_table(Layer::Dwd, &resource.code) {
+        state
+            .lake
+            .query(&sql, &AsOf::Latest)
+            .await
+            .map_err(|e| ApiError::internal("reading the lake", e))?
+    } else {
+        Vec::new()
     };
     let rows = batches_to_json(&batches)?;
     let mut records = Vec::with_capacity(rows.len());
