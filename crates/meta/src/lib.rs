@@ -222,28 +222,10 @@ pub trait MetaStore {
     fn decision_counts(
         &self,
     ) -> impl Future<Output = Result<Vec<(String, String, u64)>, MetaError>> + Send;
-    /// Records how long a stored decision took (microseconds). Returns false when no decision
-    /// has that receipt id.
-    fn record_decision_latency(
-        &self,
-        receipt_id: &str,
-        decision_us: u64,
-    ) -> impl Future<Output = Result<bool, MetaError>> + Send;
     /// Decisions per matter per day, oldest day first, with outcome counts and latency.
     fn decision_day_stats(
         &self,
     ) -> impl Future<Output = Result<Vec<DecisionDayStats>, MetaError>> + Send;
-    /// Takes the next running number of a certificate type (1, 2, ...), durably: a number
-    /// once returned is never returned again.
-    fn next_certificate_serial(
-        &self,
-        type_code: &str,
-    ) -> impl Future<Output = Result<u64, MetaError>> + Send;
-    /// Records an issued certificate; its receipt must be stored.
-    fn record_certificate(
-        &self,
-        certificate: &CertificateRecord,
-    ) -> impl Future<Output = Result<(), MetaError>> + Send;
     fn certificates_of(
         &self,
         receipt_id: &str,
@@ -591,19 +573,6 @@ impl MetaStore for SqliteMeta {
             .map_err(MetaError::from)
     }
 
-    async fn record_decision_latency(
-        &self,
-        receipt_id: &str,
-        decision_us: u64,
-    ) -> Result<bool, MetaError> {
-        let done = sqlx::query("UPDATE decisions SET decision_us = ? WHERE receipt_id = ?")
-            .bind(i64::try_from(decision_us).unwrap_or(i64::MAX))
-            .bind(receipt_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     async fn decision_day_stats(&self) -> Result<Vec<DecisionDayStats>, MetaError> {
         // decided_at is RFC 3339 with the offset it was decided in, so its first ten characters
         // are the local day.
@@ -641,24 +610,6 @@ impl MetaStore for SqliteMeta {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(MetaError::from)
-    }
-
-    async fn next_certificate_serial(&self, type_code: &str) -> Result<u64, MetaError> {
-        // One statement, so two issuers can never read the same last value.
-        let serial: i64 = sqlx::query_scalar(
-            "INSERT INTO certificate_serials (type_code, last_serial) VALUES (?, 1)
-             ON CONFLICT (type_code) DO UPDATE SET last_serial = certificate_serials.last_serial + 1
-             RETURNING last_serial",
-        )
-        .bind(type_code)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(serial.max(0) as u64)
-    }
-
-    async fn record_certificate(&self, c: &CertificateRecord) -> Result<(), MetaError> {
-        let mut conn = self.pool.acquire().await?;
-        insert_certificate(&mut conn, c).await
     }
 
     async fn reserve_certificate_serials(
@@ -776,28 +727,6 @@ impl MetaStore for SqliteMeta {
             .map(certificate_from_row)
             .collect::<Result<_, _>>()?)
     }
-}
-
-async fn insert_certificate(
-    conn: &mut sqlx::SqliteConnection,
-    c: &CertificateRecord,
-) -> Result<(), MetaError> {
-    sqlx::query(
-        "INSERT INTO certificates (certificate_id, type_code, serial, receipt_id, holder_masked,
-             issued_at, file_path, file_sm3)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&c.certificate_id)
-    .bind(&c.type_code)
-    .bind(i64::try_from(c.serial).unwrap_or(i64::MAX))
-    .bind(&c.receipt_id)
-    .bind(&c.holder_masked)
-    .bind(&c.issued_at)
-    .bind(&c.file_path)
-    .bind(&c.file_sm3)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -927,7 +856,9 @@ mod tests {
             decision_row("r1", "approved"),
             decision_row("r2", "rejected"),
         ];
-        assert_eq!(meta.store_decisions(&rows).await.unwrap(), 2);
+        // r1 with how long it took, r2 untimed.
+        let timed = [(rows[0].clone(), Some(1500)), (rows[1].clone(), None)];
+        assert_eq!(meta.store_decided(&timed, &[]).await.unwrap(), 2);
         // The same receipt again is the same decision: nothing new.
         assert_eq!(meta.store_decisions(&rows[..1]).await.unwrap(), 0);
         assert_eq!(meta.decision("r1").await.unwrap().as_ref(), Some(&rows[0]));
@@ -940,9 +871,10 @@ mod tests {
             ]
         );
 
-        assert_eq!(meta.next_certificate_serial("4403MZ01").await.unwrap(), 1);
-        assert_eq!(meta.next_certificate_serial("4403MZ01").await.unwrap(), 2);
-        assert_eq!(meta.next_certificate_serial("4403GA01").await.unwrap(), 1);
+        let next = |type_code: &'static str| meta.reserve_certificate_serials(type_code, 1);
+        assert_eq!(next("4403MZ01").await.unwrap(), 1);
+        assert_eq!(next("4403MZ01").await.unwrap(), 2);
+        assert_eq!(next("4403GA01").await.unwrap(), 1);
         let cert = CertificateRecord {
             certificate_id: "1.2.156.3005.2.4403MZ01.X.00000002.001.Y".into(),
             type_code: "4403MZ01".into(),
@@ -953,7 +885,9 @@ mod tests {
             file_path: "certificates/x.cert".into(),
             file_sm3: "00".into(),
         };
-        meta.record_certificate(&cert).await.unwrap();
+        meta.store_decided(&[], std::slice::from_ref(&cert))
+            .await
+            .unwrap();
         assert_eq!(
             meta.certificates_of("r1").await.unwrap(),
             vec![cert.clone()]
@@ -961,20 +895,19 @@ mod tests {
         // A serial is unique per type; a certificate needs a stored receipt.
         let mut again = cert.clone();
         again.certificate_id = "other".into();
-        assert!(meta.record_certificate(&again).await.is_err());
+        assert!(meta.store_decided(&[], &[again]).await.is_err());
         let mut orphan = cert.clone();
         orphan.certificate_id = "orphan".into();
         orphan.serial = 9;
         orphan.receipt_id = "unknown".into();
-        assert!(meta.record_certificate(&orphan).await.is_err());
+        assert!(meta.store_decided(&[], &[orphan]).await.is_err());
 
-        // Latency: recorded on a stored decision only; stats per matter and day.
-        assert!(meta.record_decision_latency("r1", 1500).await.unwrap());
-        assert!(!meta.record_decision_latency("nope", 1).await.unwrap());
+        // Latency: stats per matter and day over the timed decisions.
         let mut later = decision_row("r3", "manual_review");
         later.decided_at = "2026-11-29T09:00:00+08:00".into();
-        meta.store_decisions(&[later]).await.unwrap();
-        meta.record_decision_latency("r3", 700).await.unwrap();
+        meta.store_decided(&[(later, Some(700))], &[])
+            .await
+            .unwrap();
         let stats = meta.decision_day_stats().await.unwrap();
         assert_eq!(stats.len(), 2, "{stats:?}");
         assert_eq!(stats[0].day, "2026-11-28");
@@ -990,7 +923,12 @@ mod tests {
         // Serials survive reopening.
         drop(meta);
         let meta = SqliteMeta::open(&dir.path().join("meta.db")).await.unwrap();
-        assert_eq!(meta.next_certificate_serial("4403MZ01").await.unwrap(), 3);
+        assert_eq!(
+            meta.reserve_certificate_serials("4403MZ01", 1)
+                .await
+                .unwrap(),
+            3
+        );
     }
 
     #[tokio::test]
@@ -1010,7 +948,12 @@ mod tests {
                 .unwrap(),
             4
         );
-        assert_eq!(meta.next_certificate_serial("4403MZ01").await.unwrap(), 6);
+        assert_eq!(
+            meta.reserve_certificate_serials("4403MZ01", 1)
+                .await
+                .unwrap(),
+            6
+        );
         assert_eq!(
             meta.reserve_certificate_serials("4403MZ01", 0)
                 .await

@@ -26,7 +26,7 @@ impl<T, R> Clone for GroupWriter<T, R> {
     }
 }
 
-impl<T: Send + 'static, R: Clone + Send + 'static> GroupWriter<T, R> {
+impl<T: Send + 'static, R: Send + 'static> GroupWriter<T, R> {
     /// Starts the writer task on the current runtime. `commit` stores a batch in one
     /// transaction and answers each item, in order; an error fails the whole batch.
     pub fn start<F, Fut>(name: &'static str, max_batch: usize, mut commit: F) -> Self
