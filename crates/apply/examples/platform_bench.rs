@@ -24,6 +24,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use miaopi_apply::{Platform, decision_record};
 use miaopi_catalog::Pack;
 use miaopi_decide::datum::Datum;
+use miaopi_decide::testing::test_time;
 use miaopi_decide::{Application, DsntkEngine, Packages, PartyKind, SubjectKey};
 use miaopi_lake::arrow::array::{Array, StringArray};
 use miaopi_lake::{AsOf, Lake};
@@ -104,6 +105,7 @@ fn application(
         commitments: Vec::new(),
         accept_pending_materials: false,
         prior_false_commitment: false,
+        backdated: None,
     })
 }
 
@@ -234,7 +236,7 @@ fn main() -> Result<(), Error> {
     // Warm-up (untimed): page cache, allocator, the engine's first evaluations.
     for v in apps.values() {
         for app in v.iter().take(200) {
-            platform.decide(app.clone(), now())?;
+            platform.decide(app.clone(), test_time(app.application_date))?;
         }
     }
 
@@ -255,7 +257,7 @@ fn main() -> Result<(), Error> {
         let started = Instant::now();
         for app in v {
             let t = Instant::now();
-            let r = platform.decide(app.clone(), now())?;
+            let r = platform.decide(app.clone(), test_time(app.application_date))?;
             let row = decision_record(&r);
             lat.push(t.elapsed());
             *outcomes.entry(r.outcome.kind().as_str()).or_default() += 1;
@@ -307,7 +309,8 @@ fn main() -> Result<(), Error> {
     let mut single = Vec::new();
     if let Some(v) = apps.get("senior_allowance") {
         for app in v.iter().take(500) {
-            let row = decision_record(&platform.decide(app.clone(), now())?);
+            let row =
+                decision_record(&platform.decide(app.clone(), test_time(app.application_date))?);
             let t = Instant::now();
             rt.block_on(platform.meta.store_decisions(std::slice::from_ref(&row)))?;
             single.push(t.elapsed());
@@ -347,7 +350,7 @@ fn main() -> Result<(), Error> {
             let platform = &platform;
             s.spawn(move || {
                 for app in chunk {
-                    if let Ok(r) = platform.decide(app.clone(), now())
+                    if let Ok(r) = platform.decide(app.clone(), test_time(app.application_date))
                         && tx.send(decision_record(&r)).is_err()
                     {
                         break;

@@ -24,6 +24,6 @@ pub use facts::{
 pub use form::{FormError, form_from_json};
 pub use parties::resolve_supplied;
 pub use platform::{
-    Decided, Issued, Platform, ToRecord, certificates_dir, decision_record, issuer_keys, keys_dir,
+    Issued, Platform, Recorded, ToRecord, certificates_dir, decision_record, issuer_keys, keys_dir,
     masked_key, parse_receipt,
 };

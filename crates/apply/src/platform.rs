@@ -16,9 +16,13 @@ use miaopi_catalog::Pack;
 use miaopi_decide::cert::{PRIVATE_KEY_FILE, certificate_digest};
 use miaopi_decide::{
     Application, CertKeyPair, Package, Packages, Receipt, SignedCertificate, SubjectKey,
-    generate_keypair, issue_certificate, load_keypair, verify_certificate,
+    decides_alike, generate_keypair, issue_certificate, load_keypair, period_of,
+    verify_certificate,
 };
-use miaopi_meta::{CertificateRecord, DecisionRecord, MetaStore, SqliteMeta};
+use miaopi_meta::{
+    CertificateRecord, CertificateRevocation, DecisionRecord, InForceChanges, MetaStore, PeriodKey,
+    SqliteMeta,
+};
 
 use crate::ApplyError;
 use crate::facts::IndexFacts;
@@ -110,13 +114,18 @@ pub struct Issued {
     pub path: PathBuf,
 }
 
-/// A decision made, stored and, on approval, certified.
+/// What became of a decision given to the platform to store.
 #[derive(Debug, Clone)]
-pub struct Decided {
-    /// The receipt (also in the meta store).
+pub struct Recorded {
+    /// The decision in force: the one given, or — for a repeat application in the period that
+    /// decides alike — the one already stored.
     pub receipt: Receipt,
-    /// The certificate, for approvals.
+    /// Its certificate, for an approval (none once revoked).
     pub certificate: Option<Issued>,
+    /// A repeat application: nothing new was stored or issued.
+    pub repeat: bool,
+    /// The receipt of the decision this one replaced (whose certificate is now revoked).
+    pub supersedes: Option<String>,
 }
 
 /// The 秒批 service of one state directory.
@@ -195,65 +204,124 @@ impl Platform {
         )?)
     }
 
-    /// Stores a receipt and, for an approval, issues, writes and records its certificate.
+    /// Stores a receipt and, for an approval, issues, writes and records its certificate —
+    /// unless the applicant already has a decision in force for the period that decides alike
+    /// (then that one is returned).
     pub async fn record(
         &self,
         receipt: &Receipt,
         issued_at: DateTime<FixedOffset>,
-    ) -> Result<Option<Issued>, ApplyError> {
-        let mut issued = self
+    ) -> Result<Recorded, ApplyError> {
+        let mut recorded = self
             .record_group(&[ToRecord {
                 receipt,
                 issued_at,
                 decision_us: None,
             }])
             .await?;
-        Ok(issued.pop().flatten())
+        recorded
+            .pop()
+            .ok_or_else(|| ApplyError::Invariant("record_group answered nothing".into()))
     }
 
     /// Stores many decisions at once (a group commit: one transaction for all of them, after
     /// one reservation of certificate numbers per certificate type), issuing and writing the
-    /// certificate of each approval. Answers in the order given. Recording a decision again
-    /// hands back its certificate rather than a second one; so does a receipt that appears
-    /// twice in one group. Either everything is stored or nothing is (certificate files
-    /// written for a failed group are left unreferenced).
-    pub async fn record_group(
-        &self,
-        items: &[ToRecord<'_>],
-    ) -> Result<Vec<Option<Issued>>, ApplyError> {
-        let approvals: Vec<&str> = items
+    /// certificate of each new approval. Answers in the order given.
+    ///
+    /// 一次办理: each matter declares a period (once, per year, per event). An application
+    /// whose applicant already has a decision in force for its period gets that decision back
+    /// when the new one decides alike ([`decides_alike`]: same outcome on the same facts);
+    /// otherwise the new decision replaces it, and the replaced decision's certificate is
+    /// revoked. Recording a receipt again hands back its certificate rather than a second
+    /// one. Either everything is stored or nothing is (certificate files written for a failed
+    /// group are left unreferenced).
+    pub async fn record_group(&self, items: &[ToRecord<'_>]) -> Result<Vec<Recorded>, ApplyError> {
+        // What each item is: new (maybe replacing a decision), or a repeat of a decision in
+        // force — stored earlier, or earlier in this group.
+        enum Plan {
+            New { supersedes: Option<String> },
+            RepeatOfItem(usize),
+            RepeatOfStored(Box<Receipt>),
+        }
+        let mut plans: Vec<Plan> = Vec::with_capacity(items.len());
+        let mut in_force_in_group: BTreeMap<PeriodKey, usize> = BTreeMap::new();
+        let mut stored_cache: HashMap<String, Option<Receipt>> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let receipt = item.receipt;
+            let key = self.period_key(receipt)?;
+            let Some(key) = key else {
+                plans.push(Plan::New { supersedes: None });
+                continue;
+            };
+            if let Some(&j) = in_force_in_group.get(&key) {
+                if decides_alike(items[j].receipt, receipt) {
+                    plans.push(Plan::RepeatOfItem(j));
+                } else {
+                    plans.push(Plan::New {
+                        supersedes: Some(items[j].receipt.receipt_id.clone()),
+                    });
+                    in_force_in_group.insert(key, i);
+                }
+                continue;
+            }
+            let current = match self.meta.decision_in_force(&key).await? {
+                Some(id) => match stored_cache.get(&id) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let r = self.receipt(&id).await?;
+                        stored_cache.insert(id, r.clone());
+                        r
+                    }
+                },
+                None => None,
+            };
+            match current {
+                Some(current) if decides_alike(&current, receipt) => {
+                    plans.push(Plan::RepeatOfStored(Box::new(current)));
+                }
+                other => {
+                    plans.push(Plan::New {
+                        supersedes: other
+                            .map(|c| c.receipt_id)
+                            .filter(|id| id != &receipt.receipt_id),
+                    });
+                    in_force_in_group.insert(key, i);
+                }
+            }
+        }
+
+        let new_approvals: Vec<&str> = items
             .iter()
-            .filter(|i| i.receipt.outcome.is_approval())
-            .map(|i| i.receipt.receipt_id.as_str())
+            .zip(&plans)
+            .filter(|(i, p)| matches!(p, Plan::New { .. }) && i.receipt.outcome.is_approval())
+            .map(|(i, _)| i.receipt.receipt_id.as_str())
             .collect();
-        let existing = if approvals.is_empty() {
+        let existing = if new_approvals.is_empty() {
             Vec::new()
         } else {
-            self.meta.certificates_of_receipts(&approvals).await?
+            self.meta.certificates_of_receipts(&new_approvals).await?
         };
         let existing: HashMap<&str, &CertificateRecord> = existing
             .iter()
             .map(|c| (c.receipt_id.as_str(), c))
             .collect();
 
-        // Which items get a new certificate, and how many numbers each type needs.
+        // Which new items get a new certificate, and how many numbers each type needs.
         let mut first_of_receipt: HashMap<&str, usize> = HashMap::new();
         let mut wanted: BTreeMap<&str, u64> = BTreeMap::new();
         let mut fresh: Vec<Option<&Package>> = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
+        for (i, (item, plan)) in items.iter().zip(&plans).enumerate() {
             let id = item.receipt.receipt_id.as_str();
             let is_first = *first_of_receipt.entry(id).or_insert(i) == i;
-            if !item.receipt.outcome.is_approval() || existing.contains_key(id) || !is_first {
+            if !matches!(plan, Plan::New { .. })
+                || !item.receipt.outcome.is_approval()
+                || existing.contains_key(id)
+                || !is_first
+            {
                 fresh.push(None);
                 continue;
             }
-            let m = &item.receipt.matter;
-            let package = self.packages.get(&m.code, &m.version).ok_or_else(|| {
-                miaopi_decide::DecideError::PackageNotFound {
-                    code: m.code.clone(),
-                    version: m.version.clone(),
-                }
-            })?;
+            let package = self.package_of(item.receipt)?;
             *wanted
                 .entry(package.manifest.certificate.type_code.as_str())
                 .or_default() += 1;
@@ -269,25 +337,37 @@ impl Platform {
         }
 
         let dir = certificates_dir(&self.home);
-        let mut out: Vec<Option<Issued>> = Vec::with_capacity(items.len());
+        let mut issued: Vec<Option<Issued>> = Vec::with_capacity(items.len());
         let mut certificates: Vec<CertificateRecord> = Vec::new();
         let mut decisions: Vec<(DecisionRecord, Option<u64>)> = Vec::with_capacity(items.len());
-        for (i, (item, package)) in items.iter().zip(&fresh).enumerate() {
+        for (i, ((item, package), plan)) in items.iter().zip(&fresh).zip(&plans).enumerate() {
             let receipt = item.receipt;
             let id = receipt.receipt_id.as_str();
             let first = first_of_receipt.get(id).copied().unwrap_or(i);
+            match plan {
+                Plan::RepeatOfItem(j) => {
+                    let again = issued.get(*j).cloned().flatten();
+                    issued.push(again);
+                    continue;
+                }
+                Plan::RepeatOfStored(current) => {
+                    issued.push(self.certificate_in_force(&current.receipt_id).await?);
+                    continue;
+                }
+                Plan::New { .. } => {}
+            }
             if first != i {
-                let again = out.get(first).cloned().flatten();
-                out.push(again);
+                let again = issued.get(first).cloned().flatten();
+                issued.push(again);
                 continue;
             }
             decisions.push((decision_record(receipt), item.decision_us));
             if let Some(stored) = existing.get(id) {
-                out.push(Some(self.stored_certificate(stored)?));
+                issued.push(Some(self.stored_certificate(stored)?));
                 continue;
             }
             let Some(package) = package else {
-                out.push(None);
+                issued.push(None);
                 continue;
             };
             let type_code = &package.manifest.certificate.type_code;
@@ -309,11 +389,121 @@ impl Platform {
                 file_sm3: certificate_digest(&certificate.bytes),
             });
             *serial += 1;
-            out.push(Some(Issued { certificate, path }));
+            issued.push(Some(Issued { certificate, path }));
         }
-        self.meta.store_decided(&decisions, &certificates).await?;
+
+        // The periods' decisions in force, what they replace, and the certificates revoked.
+        let mut changes = InForceChanges::default();
+        for (key, &i) in &in_force_in_group {
+            changes
+                .in_force
+                .push((key.clone(), items[i].receipt.receipt_id.clone()));
+        }
+        for (i, plan) in plans.iter().enumerate() {
+            let Plan::New {
+                supersedes: Some(old),
+            } = plan
+            else {
+                continue;
+            };
+            let new = &items[i].receipt.receipt_id;
+            changes.superseded.push((old.clone(), new.clone()));
+            let reason = format!(
+                "事实变化，决定已由新的决定（回执 {}…）取代",
+                &new[..16.min(new.len())]
+            );
+            let revoked_at = items[i].issued_at.to_rfc3339();
+            let mut revoke = |certificate_id: String| {
+                changes.revocations.push(CertificateRevocation {
+                    certificate_id,
+                    revoked_at: revoked_at.clone(),
+                    reason: reason.clone(),
+                    superseded_by: Some(new.clone()),
+                });
+            };
+            for c in self.meta.certificates_of(old).await? {
+                revoke(c.certificate_id);
+            }
+            // A decision replaced within this very group: its certificate is new too.
+            if let Some(j) = items.iter().position(|it| &it.receipt.receipt_id == old)
+                && let Some(Some(c)) = issued.get(j)
+            {
+                revoke(c.certificate.certificate.id.clone());
+            }
+        }
+        self.meta
+            .store_decided_in_force(&decisions, &certificates, &changes)
+            .await?;
+
+        let mut out = Vec::with_capacity(items.len());
+        for ((item, plan), certificate) in items.iter().zip(plans).zip(issued) {
+            out.push(match plan {
+                Plan::New { supersedes } => Recorded {
+                    receipt: item.receipt.clone(),
+                    certificate,
+                    repeat: false,
+                    supersedes,
+                },
+                Plan::RepeatOfItem(j) => Recorded {
+                    receipt: items[j].receipt.clone(),
+                    certificate,
+                    repeat: true,
+                    supersedes: None,
+                },
+                Plan::RepeatOfStored(current) => Recorded {
+                    receipt: *current,
+                    certificate,
+                    repeat: true,
+                    supersedes: None,
+                },
+            });
+        }
         debug_assert_eq!(out.len(), items.len());
         Ok(out)
+    }
+
+    /// The package a receipt was decided under.
+    fn package_of(&self, receipt: &Receipt) -> Result<&Package, ApplyError> {
+        let m = &receipt.matter;
+        Ok(self.packages.get(&m.code, &m.version).ok_or_else(|| {
+            miaopi_decide::DecideError::PackageNotFound {
+                code: m.code.clone(),
+                version: m.version.clone(),
+            }
+        })?)
+    }
+
+    /// The period a receipt's application falls in, as the meta store keys it (applicant and
+    /// event as SM3 digests); `None` when the application names no period.
+    fn period_key(&self, receipt: &Receipt) -> Result<Option<PeriodKey>, ApplyError> {
+        let package = self.package_of(receipt)?;
+        let Some(period) = period_of(package, &receipt.application) else {
+            return Ok(None);
+        };
+        let period = match period.strip_prefix("event:") {
+            Some(event) => format!("event:{}", sm3_hex(event.as_bytes())),
+            None => period,
+        };
+        Ok(Some(PeriodKey {
+            matter: receipt.matter.code.clone(),
+            applicant_sm3: sm3_hex(receipt.application.applicant.as_str().as_bytes()),
+            period,
+        }))
+    }
+
+    /// The certificate of a stored decision, unless it was revoked.
+    async fn certificate_in_force(&self, receipt_id: &str) -> Result<Option<Issued>, ApplyError> {
+        for c in self.meta.certificates_of(receipt_id).await? {
+            if self
+                .meta
+                .certificate_revocation(&c.certificate_id)
+                .await?
+                .is_none()
+            {
+                return Ok(Some(self.stored_certificate(&c)?));
+            }
+        }
+        Ok(None)
     }
 
     /// A certificate issued earlier, read back from its file and verified.
@@ -330,18 +520,15 @@ impl Platform {
         })
     }
 
-    /// Decides, stores the receipt and certifies an approval.
+    /// Decides, stores the receipt and certifies an approval — or, for a repeat application
+    /// in the period that decides alike, answers with the decision in force.
     pub async fn apply(
         &self,
         application: Application,
         decided_at: DateTime<FixedOffset>,
-    ) -> Result<Decided, ApplyError> {
+    ) -> Result<Recorded, ApplyError> {
         let receipt = self.decide(application, decided_at)?;
-        let certificate = self.record(&receipt, decided_at).await?;
-        Ok(Decided {
-            receipt,
-            certificate,
-        })
+        self.record(&receipt, decided_at).await
     }
 
     /// A stored receipt by id, checked against its id.
@@ -351,6 +538,15 @@ impl Platform {
             Some(row) => parse_receipt(&row.receipt_json, Some(receipt_id)).map(Some),
         }
     }
+}
+
+/// SM3 of bytes, hex: how the meta store keys an applicant or an event without the full key.
+fn sm3_hex(bytes: &[u8]) -> String {
+    use sm3::Digest;
+    sm3::Sm3::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Writes a file whole or not at all (temporary file, then rename).

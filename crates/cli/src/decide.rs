@@ -10,8 +10,9 @@ use miaopi_apply::{Platform, masked_key, parse_receipt};
 use miaopi_catalog::Pack;
 use miaopi_decide::datum::Datum;
 use miaopi_decide::{
-    Application, DsntkEngine, Outcome, Package, Packages, PartyKind, Receipt, SubjectKey, Tri,
-    load_public_key, render_guide, replay_receipt, run_package_tests, verify_certificate,
+    Application, Backdating, DsntkEngine, Outcome, Package, Packages, PartyKind, Receipt,
+    SubjectKey, Tri, load_public_key, render_guide, replay_receipt, run_package_tests,
+    verify_certificate,
 };
 use miaopi_meta::{MetaStore, SqliteMeta};
 
@@ -169,6 +170,7 @@ pub struct DecideArgs<'a> {
     pub applicant: &'a str,
     pub form: Option<&'a Path>,
     pub date: Option<&'a str>,
+    pub backdate_reason: Option<&'a str>,
     pub commitments: &'a [String],
     pub accept_pending_materials: bool,
     pub json: bool,
@@ -206,6 +208,13 @@ pub async fn decide(
         commitments: args.commitments.to_vec(),
         accept_pending_materials: args.accept_pending_materials,
         prior_false_commitment: false,
+        backdated: args.backdate_reason.map(|reason| Backdating {
+            officer: format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+            ),
+            reason: reason.to_owned(),
+        }),
     };
     let platform = Platform::open(home, pack, packages, &[args.matter])
         .await
@@ -217,6 +226,8 @@ pub async fn decide(
     if args.json {
         let out = serde_json::json!({
             "receipt": decided.receipt,
+            "repeat": decided.repeat,
+            "supersedes": decided.supersedes,
             "certificate": decided.certificate.as_ref().map(|c| serde_json::json!({
                 "id": c.certificate.certificate.id,
                 "path": c.path,
@@ -224,6 +235,12 @@ pub async fn decide(
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
+        if decided.repeat {
+            println!("（本期已有决定：事实未变，答复原决定，不重复发证）");
+        }
+        if let Some(old) = &decided.supersedes {
+            println!("（事实已变化：本决定取代回执 {old} 的决定，其证照已撤销）");
+        }
         print_receipt(&decided.receipt);
         println!(
             "回执编号 receipt: {}（已存入 {}）",
@@ -336,12 +353,26 @@ pub async fn replay(pack_dir: &Path, pack: &Pack, home: &Path, what: &str) -> Re
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn cert_verify(file: &Path, key_dir: &Path) -> Result<ExitCode> {
+/// `miaopi cert verify`: the signature offline against the issuer's public key, then — when
+/// the issuer's state directory is at hand — its revocation list.
+pub async fn cert_verify(file: &Path, key_dir: &Path, home: &Path) -> Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let key = load_public_key(key_dir)
         .with_context(|| format!("读取颁发机构公钥 {}", key_dir.display()))?;
     match verify_certificate(&bytes, &key) {
         Ok(c) => {
+            let meta_path = home.join("meta.db");
+            if meta_path.exists() {
+                let meta = SqliteMeta::open(&meta_path)
+                    .await
+                    .with_context(|| format!("opening {}", meta_path.display()))?;
+                if let Some(r) = meta.certificate_revocation(&c.id).await? {
+                    println!("✗ 证照已撤销：签名有效，但已于 {} 撤销", r.revoked_at);
+                    println!("  证照：{}（{}）", c.name, c.id);
+                    println!("  原因：{}", r.reason);
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
             let holder = match c.holder.kind {
                 PartyKind::Person => miaopi_index::mask_value("resident_id", &c.holder.id, 4),
                 _ => c.holder.id.clone(),
@@ -440,6 +471,7 @@ pub async fn demo_senior_allowance(pack_dir: &Path, pack: &Pack, home: &Path) ->
             applicant: &applicant,
             form: None,
             date: None,
+            backdate_reason: None,
             commitments: &[],
             accept_pending_materials: false,
             json: false,

@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use miaopi_catalog::Pack;
 use miaopi_synth::{NoiseConfig, Progress, SynthConfig, SynthOutput};
 
+mod admin;
 mod decide;
 mod entity;
 mod ingest;
@@ -171,9 +172,14 @@ enum Command {
         /// The matter's form inputs as a JSON object (input name → value).
         #[arg(long)]
         form: Option<PathBuf>,
-        /// The application date, YYYY-MM-DD (default: today, Asia/Shanghai).
+        /// The application date, YYYY-MM-DD (default: today, Asia/Shanghai). Never in the
+        /// future; an earlier date needs --backdate-reason and lies within the matter's window.
         #[arg(long)]
         date: Option<String>,
+        /// 窗口补录: why the application is dated before today (recorded in the receipt, with
+        /// the operating-system user as the officer).
+        #[arg(long, value_name = "REASON")]
+        backdate_reason: Option<String>,
         /// 告知承诺: a condition code the applicant commits to (repeatable).
         #[arg(long = "commit", value_name = "CONDITION")]
         commitments: Vec<String>,
@@ -199,7 +205,8 @@ enum Command {
         pack: PackArg,
     },
     /// Serve the governed API (/api/v1, OpenAPI at /api/openapi.json) and the console
-    /// (/console) over the state directory; creates the demo accounts on first run.
+    /// (/console) over the state directory. Creates no accounts: use `miaopi admin`, or
+    /// `--demo` for the demo's accounts, consumers and grants.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -207,6 +214,27 @@ enum Command {
         /// Log lines as JSON objects instead of text.
         #[arg(long)]
         log_json: bool,
+        /// Create the demo's accounts, consumers and grants (once) and print their
+        /// credentials; show the demo's one-time codes on this terminal.
+        #[arg(long)]
+        demo: bool,
+        /// Served through a TLS-terminating proxy: session cookies are `Secure`, and the client
+        /// address is the one the proxy appends to X-Forwarded-For.
+        #[arg(long)]
+        behind_tls_proxy: bool,
+        /// Applications admitted per minute per caller (five times that per client address);
+        /// a load test raises it.
+        #[arg(long, default_value_t = miaopi_server::limits::Limits::default().application_per_identity)]
+        applications_per_minute: u32,
+        #[command(flatten)]
+        home: HomeArg,
+        #[command(flatten)]
+        pack: PackArg,
+    },
+    /// Accounts, consumers, API keys and grants (系统管理): each new secret printed once.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
         #[command(flatten)]
         home: HomeArg,
         #[command(flatten)]
@@ -277,6 +305,23 @@ enum AuditCommand {
     Verify {
         #[arg(long)]
         json: bool,
+        /// Checkpoints exported earlier (`audit export-checkpoints`), kept outside the state
+        /// directory: the chain must agree with them too, which catches a chain rewritten
+        /// from scratch.
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
+        /// The directory holding the platform's sm2_public.hex, to check the checkpoints'
+        /// signatures (default: $HOME/keys; keep a copy elsewhere).
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        #[command(flatten)]
+        home: HomeArg,
+    },
+    /// Write a checkpoint at the chain's end and export every checkpoint, each signed with
+    /// the platform's SM2 key, to a file to keep outside the state directory (锚定).
+    ExportCheckpoints {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
         #[command(flatten)]
         home: HomeArg,
     },
@@ -478,6 +523,7 @@ fn run() -> Result<ExitCode> {
             applicant,
             form,
             date,
+            backdate_reason,
             commitments,
             accept_pending_materials,
             json,
@@ -495,6 +541,7 @@ fn run() -> Result<ExitCode> {
                     applicant: &applicant,
                     form: form.as_deref(),
                     date: date.as_deref(),
+                    backdate_reason: backdate_reason.as_deref(),
                     commitments: &commitments,
                     accept_pending_materials,
                     json,
@@ -513,22 +560,57 @@ fn run() -> Result<ExitCode> {
         Command::Serve {
             addr,
             log_json,
+            demo,
+            behind_tls_proxy,
+            applications_per_minute,
             home,
             pack,
         } => {
             serve::init_logging(log_json);
             let pack_dir = resolve_pack(pack.pack);
             let pack = load_pack(&pack_dir)?;
-            runtime()?.block_on(serve::serve(&pack, &pack_dir, &home.dir(), addr))
+            let how = serve::How {
+                addr,
+                demo,
+                behind_tls_proxy,
+                applications_per_minute,
+            };
+            runtime()?.block_on(serve::serve(&pack, &pack_dir, &home.dir(), &how))
+        }
+        Command::Admin {
+            command,
+            home,
+            pack,
+        } => {
+            let pack = load_pack(&resolve_pack(pack.pack))?;
+            runtime()?.block_on(admin::run(&pack, &home.dir(), command))
         }
         Command::Audit {
-            command: AuditCommand::Verify { json, home },
-        } => runtime()?.block_on(serve::audit_verify(&home.dir(), json)),
+            command:
+                AuditCommand::Verify {
+                    json,
+                    checkpoints,
+                    keys,
+                    home,
+                },
+        } => {
+            let home = home.dir();
+            let keys = keys.unwrap_or_else(|| miaopi_apply::keys_dir(&home));
+            runtime()?.block_on(serve::audit_verify(
+                &home,
+                json,
+                checkpoints.as_deref(),
+                &keys,
+            ))
+        }
+        Command::Audit {
+            command: AuditCommand::ExportCheckpoints { out, home },
+        } => runtime()?.block_on(serve::export_checkpoints(&home.dir(), &out)),
         Command::Cert {
             command: CertCommand::Verify { file, keys, home },
         } => {
             let keys = keys.unwrap_or_else(|| miaopi_apply::keys_dir(&home.dir()));
-            decide::cert_verify(&file, &keys)
+            runtime()?.block_on(decide::cert_verify(&file, &keys, &home.dir()))
         }
         Command::Demo {
             out,
@@ -549,8 +631,10 @@ fn run() -> Result<ExitCode> {
                 "== 2/7 生成模拟福田区数据 synthetic district: {people} residents → {}",
                 out.display()
             );
+            // The district as of today: the demo's applications are dated today.
             let cfg = SynthConfig {
                 people,
+                as_of: miaopi_decide::dates::now_shanghai().date_naive(),
                 ..SynthConfig::default()
             };
             let output = synthesize(&pack, &out, &cfg)?;
@@ -598,7 +682,14 @@ fn run() -> Result<ExitCode> {
             }
             println!("\n== 7/7 上线服务 serving the API and the console");
             serve::init_logging(false);
-            rt.block_on(serve::serve(&pack, &pack_dir, &home_dir, addr))
+            let how = serve::How {
+                addr,
+                demo: true,
+                behind_tls_proxy: false,
+                applications_per_minute: miaopi_server::limits::Limits::default()
+                    .application_per_identity,
+            };
+            rt.block_on(serve::serve(&pack, &pack_dir, &home_dir, &how))
         }
     }
 }

@@ -69,26 +69,50 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// How `miaopi serve` runs.
+pub struct How {
+    pub addr: SocketAddr,
+    /// `--demo`: the demo's identities, credentials printed, one-time codes on the terminal.
+    pub demo: bool,
+    pub behind_tls_proxy: bool,
+    pub applications_per_minute: u32,
+}
+
 /// Serves the API and console until ctrl-c.
-pub async fn serve(
-    pack: &Pack,
-    pack_dir: &Path,
-    home: &Path,
-    addr: SocketAddr,
-) -> Result<ExitCode> {
-    let credentials = bootstrap(pack, home).await?;
-    let state = AppState::open(ServeOptions::new(home, pack_dir)).await?;
+pub async fn serve(pack: &Pack, pack_dir: &Path, home: &Path, how: &How) -> Result<ExitCode> {
+    let addr = how.addr;
+    let credentials = if how.demo {
+        Some(bootstrap(pack, home).await?)
+    } else {
+        None
+    };
+    let mut options = ServeOptions::new(home, pack_dir);
+    options.demo = how.demo;
+    options.behind_tls_proxy = how.behind_tls_proxy;
+    options.limits.application_per_identity = how.applications_per_minute;
+    options.limits.application_per_address = how.applications_per_minute.saturating_mul(5);
+    let state = AppState::open(options).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     println!("控制台 console: http://{local}/console");
     println!("接口 API:       http://{local}/api/v1 （文档 http://{local}/api/openapi.json）");
-    println!(
-        "演示账号 demo accounts and API keys: {}",
-        credentials_path(home).display()
-    );
-    if let Some(accounts) = credentials.get("accounts").and_then(|v| v.as_array()) {
+    match &credentials {
+        Some(_) => println!(
+            "演示账号 demo accounts and API keys: {}",
+            credentials_path(home).display()
+        ),
+        None => println!(
+            "账号 accounts: miaopi admin account create --home {} --username NAME --role administrator（新密码只显示一次）",
+            home.display()
+        ),
+    }
+    if let Some(accounts) = credentials
+        .as_ref()
+        .and_then(|c| c.get("accounts"))
+        .and_then(|v| v.as_array())
+    {
         for a in accounts {
             if let (Some(user), Some(password)) = (
                 a.get("username").and_then(|v| v.as_str()),
@@ -100,7 +124,7 @@ pub async fn serve(
         }
     }
     println!("按 Ctrl-C 停止 (press Ctrl-C to stop)");
-    tracing::info!(%local, home = %home.display(), "serving");
+    tracing::info!(%local, home = %home.display(), demo = how.demo, "serving");
     miaopi_server::serve(state, listener, async {
         let _ = tokio::signal::ctrl_c().await;
     })
@@ -109,14 +133,101 @@ pub async fn serve(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `miaopi audit verify`: re-hashes the audit chain; exit 1 when any entry was edited,
-/// reordered or deleted.
-pub async fn audit_verify(home: &Path, json: bool) -> Result<ExitCode> {
+/// What a checkpoint's signature covers: a domain tag, then seq, hash and time on lines.
+fn checkpoint_message(c: &miaopi_govern::Checkpoint) -> Vec<u8> {
+    format!(
+        "miaopi-audit-checkpoint-v1\n{}\n{}\n{}",
+        c.seq,
+        c.entry_hash,
+        c.created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    )
+    .into_bytes()
+}
+
+/// One line of an exported checkpoint file.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SignedCheckpoint {
+    #[serde(flatten)]
+    checkpoint: miaopi_govern::Checkpoint,
+    /// SM2 over [`checkpoint_message`], hex.
+    signature: String,
+}
+
+/// `miaopi audit export-checkpoints`: a checkpoint at the chain's end, then every checkpoint
+/// signed, one JSON object a line.
+pub async fn export_checkpoints(home: &Path, out: &Path) -> Result<ExitCode> {
     let meta = miaopi_meta::SqliteMeta::open(&home.join("meta.db"))
         .await
         .with_context(|| format!("opening the meta store in {}", home.display()))?;
     let gov = miaopi_govern::Governance::open(&meta).await?;
-    let report = gov.verify_audit_chain().await?;
+    let keys = miaopi_apply::issuer_keys(home)?;
+    let last = gov.checkpoint(chrono::Utc::now()).await?;
+    let mut text = String::new();
+    let all = gov.checkpoints().await?;
+    for c in &all {
+        let line = SignedCheckpoint {
+            signature: keys.sign_hex(&checkpoint_message(c)),
+            checkpoint: c.clone(),
+        };
+        text.push_str(&serde_json::to_string(&line)?);
+        text.push('\n');
+    }
+    std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "已导出 {} 个检查点（最新：第 {} 条，哈希 {}…），以平台 SM2 密钥签名：{}",
+        all.len(),
+        last.seq,
+        &last.entry_hash[..16.min(last.entry_hash.len())],
+        out.display()
+    );
+    println!("请将该文件保存在数据目录之外（另一台机器或只读介质）。");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads an exported checkpoint file, refusing it unless every line's signature verifies.
+fn read_anchors(path: &Path, keys: &Path) -> Result<Vec<miaopi_govern::Checkpoint>> {
+    let key = miaopi_decide::load_public_key(keys)
+        .with_context(|| format!("读取平台公钥 {}", keys.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let signed: SignedCheckpoint = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a checkpoint line", path.display(), i + 1))?;
+        if !key.verify_hex(&checkpoint_message(&signed.checkpoint), &signed.signature) {
+            anyhow::bail!(
+                "{}:{}: 检查点签名无效（文件被改动，或不是本平台导出的）",
+                path.display(),
+                i + 1
+            );
+        }
+        out.push(signed.checkpoint);
+    }
+    Ok(out)
+}
+
+/// `miaopi audit verify`: re-hashes the audit chain (against exported checkpoints too, when
+/// given); exit 1 when any entry was edited, reordered or deleted, or the chain was rewritten.
+pub async fn audit_verify(
+    home: &Path,
+    json: bool,
+    checkpoints: Option<&Path>,
+    keys: &Path,
+) -> Result<ExitCode> {
+    let anchors = match checkpoints {
+        Some(path) => read_anchors(path, keys)?,
+        None => Vec::new(),
+    };
+    let meta = miaopi_meta::SqliteMeta::open(&home.join("meta.db"))
+        .await
+        .with_context(|| format!("opening the meta store in {}", home.display()))?;
+    let gov = miaopi_govern::Governance::open(&meta).await?;
+    let report = gov.verify_audit_chain_against(&anchors).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else if report.intact {
@@ -127,6 +238,9 @@ pub async fn audit_verify(home: &Path, json: bool) -> Result<ExitCode> {
             &report.last_hash[..16.min(report.last_hash.len())],
             report.checkpoints_checked
         );
+        if checkpoints.is_some() {
+            println!("  与导出的 {} 个检查点一致（签名有效）", anchors.len());
+        }
     } else {
         match &report.problem {
             Some(p) => println!(

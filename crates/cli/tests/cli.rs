@@ -228,7 +228,15 @@ fn demo_generates_and_ingests_a_district() {
     // The platform online: `miaopi serve` answers, refuses personal data without
     // credentials, and the reads it audits leave a chain that `miaopi audit verify` accepts.
     let mut server = Command::new(env!("CARGO_BIN_EXE_miaopi"))
-        .args(["serve", "--home", h, "--addr", "127.0.0.1:0", "--pack"])
+        .args([
+            "serve",
+            "--demo",
+            "--home",
+            h,
+            "--addr",
+            "127.0.0.1:0",
+            "--pack",
+        ])
         .arg(pack_dir())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
@@ -252,7 +260,10 @@ fn demo_generates_and_ingests_a_district() {
     server.kill().unwrap();
     let _ = server.wait();
     let credentials = home.join("demo-credentials.json");
-    assert!(credentials.is_file(), "serve wrote the demo credentials");
+    assert!(
+        credentials.is_file(),
+        "serve --demo wrote the demo credentials"
+    );
     let verify = miaopi(&["audit", "verify", "--home", h]);
     assert!(verify.status.success(), "{}", stdout(&verify));
     assert!(

@@ -183,6 +183,7 @@ fn senior_records() -> (Application, InMemoryFacts) {
         commitments: Vec::new(),
         accept_pending_materials: false,
         prior_false_commitment: false,
+        backdated: None,
     };
     (app, world)
 }

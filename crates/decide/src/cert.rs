@@ -194,6 +194,12 @@ impl CertKeyPair {
     fn sign(&self, msg: &[u8]) -> Signature {
         self.signing.sign(msg)
     }
+
+    /// An SM2 signature over `msg`, as 128 hex digits: for the platform's other signed
+    /// records (audit-chain checkpoints).
+    pub fn sign_hex(&self, msg: &[u8]) -> String {
+        hex(&self.sign(msg).to_bytes())
+    }
 }
 
 /// An SM2 public key for verifying certificates.
@@ -218,6 +224,14 @@ impl CertPublicKey {
     /// The SEC1 point in hex.
     pub fn to_hex(&self) -> String {
         hex(&self.0.to_sec1_bytes())
+    }
+
+    /// Whether `signature_hex` (from [`CertKeyPair::sign_hex`]) signs `msg` under this key.
+    pub fn verify_hex(&self, msg: &[u8], signature_hex: &str) -> bool {
+        unhex(signature_hex.trim())
+            .filter(|b| b.len() == 64)
+            .and_then(|b| Signature::from_slice(&b).ok())
+            .is_some_and(|sig| self.0.verify(msg, &sig).is_ok())
     }
 }
 
@@ -301,10 +315,13 @@ pub struct SignedCertificate {
 }
 
 /// A new 统一社会信用代码 for a registration: prefix (登记管理部门 + 机构类别), the district's
-/// 6-digit region code, a 9-character organisation code derived from the serial, and the
-/// GB 32100 check character.
+/// 6-digit region code, a 9-character organisation code — eight digits from the serial and
+/// their GB 11714 check character — and the GB 32100 check character.
 pub fn new_uscc(prefix: &str, region: &str, serial: u64) -> Result<Uscc, CertError> {
-    let first17 = format!("{prefix}{region}{:09}", serial % 1_000_000_000);
+    let body = format!("{:08}", serial % 100_000_000);
+    let check = miaopi_model::organisation_code_check(&body)
+        .ok_or_else(|| CertError::Identifier(format!("organisation code body {body:?}")))?;
+    let first17 = format!("{prefix}{region}{body}{check}");
     Uscc::from_first17(&first17).map_err(|e| CertError::Identifier(e.to_string()))
 }
 
@@ -376,6 +393,10 @@ pub fn issue_certificate(
         details: details
             .iter()
             .map(|(k, v)| (k.clone(), v.display_zh()))
+            .chain(m.certificate.items.iter().filter_map(|item| {
+                let value = receipt.application.form.get(&item.form)?;
+                Some((item.label.clone(), value.display_zh()))
+            }))
             .collect(),
         new_uscc,
         receipt_id: receipt.receipt_id.clone(),
@@ -479,7 +500,9 @@ mod tests {
     #[test]
     fn new_credit_codes_are_valid() {
         let a = new_uscc("92", "440304", 1).unwrap();
-        assert!(a.as_str().starts_with("92440304000000001"));
+        // Body 00000001, GB 11714 check 11 − (1·2 mod 11) = 9.
+        assert!(a.as_str().starts_with("92440304000000019"), "{a}");
+        assert!(a.organisation_code_is_valid());
         assert_eq!(Uscc::parse(a.as_str()), Ok(a));
         assert_ne!(new_uscc("92", "440304", 2).unwrap(), a);
     }

@@ -52,6 +52,200 @@ pub struct Application {
     /// A past false commitment (from the decision store's revocations): excludes 告知承诺.
     #[serde(default)]
     pub prior_false_commitment: bool,
+    /// 窗口补录: an officer recorded this application at a counter with an earlier date than
+    /// the day of the decision. Without it the application date must be the decision's day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backdated: Option<Backdating>,
+}
+
+/// Who dated an application before the day it was decided, and why (窗口补录).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backdating {
+    /// The officer (console account) who recorded the earlier date.
+    pub officer: String,
+    /// 补录理由, e.g. "申请人 11 月 20 日到窗口递交纸质申请，系统故障未能当日录入".
+    pub reason: String,
+}
+
+/// The period an application falls in under its package's [`PeriodSpec`]: `lifetime`,
+/// `year:2026`, or `event:<the form input's value>`. `None` for an event period whose form
+/// input was left empty (nothing says which event it is, so no earlier decision is its own).
+///
+/// [`PeriodSpec`]: crate::manifest::PeriodSpec
+pub fn period_of(package: &Package, app: &Application) -> Option<String> {
+    use crate::manifest::PeriodSpec;
+    match &package.manifest.period {
+        PeriodSpec::Lifetime => Some("lifetime".to_owned()),
+        PeriodSpec::Year => Some(format!("year:{}", app.application_date.format("%Y"))),
+        PeriodSpec::Event { form } => {
+            let value = app.form.get(form)?.display_zh();
+            let value = value.trim();
+            (!value.is_empty()).then(|| format!("event:{value}"))
+        }
+    }
+}
+
+/// Whether two receipts of the same applicant and matter decide alike on the same facts: the
+/// same outcome (with its details), the same parties, the same fact values and conditions.
+/// Times, provenance and receipt ids may differ. A repeat application that decides alike gets
+/// the decision already in force.
+pub fn decides_alike(a: &Receipt, b: &Receipt) -> bool {
+    let values = |r: &Receipt| -> Vec<(String, Option<Datum>, bool)> {
+        r.facts
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone(), v.conflict.is_some() || v.stale))
+            .collect()
+    };
+    let statuses = |r: &Receipt| -> Vec<(String, Tri)> {
+        r.conditions
+            .iter()
+            .map(|c| (c.code.clone(), c.status))
+            .collect()
+    };
+    a.matter.code == b.matter.code
+        && a.matter.package_hash == b.matter.package_hash
+        && a.application.applicant == b.application.applicant
+        && a.outcome == b.outcome
+        && a.parties == b.parties
+        && values(a) == values(b)
+        && statuses(a) == statuses(b)
+}
+
+/// The code of the condition checking a party's relation (`party:applicant`).
+pub const PARTY_CHECK_PREFIX: &str = "party:";
+
+/// 当事人关系核验: for each party that must be one of other parties (`must_be`), whether its
+/// key is the key of one of them as resolved from the source records. Holds when it is;
+/// fails when every one of them is established and none is it; unknown otherwise (a party
+/// that the records do not establish cannot be ruled out).
+fn party_checks(
+    package: &Package,
+    parties: &BTreeMap<String, Option<SubjectKey>>,
+) -> Vec<ConditionResult> {
+    let m = &package.manifest;
+    let label_of = |role: &str| {
+        m.parties
+            .iter()
+            .find(|p| p.role == role)
+            .map_or(role.to_owned(), |p| p.label.clone())
+    };
+    let defining_fact = |role: &str| {
+        m.parties
+            .iter()
+            .find(|p| p.role == role)
+            .and_then(|p| match &p.key {
+                KeySource::Fact(f) | KeySource::Form(f) => Some(f.clone()),
+                _ => None,
+            })
+    };
+    let mut out = Vec::new();
+    for p in m.parties.iter().filter(|p| !p.must_be.is_empty()) {
+        let others: Vec<String> = p.must_be.iter().map(|r| label_of(r)).collect();
+        let label = format!("{}须为{}之一", p.label, others.join("或"));
+        let key = parties.get(&p.role).cloned().flatten();
+        let candidates: Vec<(&String, Option<&SubjectKey>)> = p
+            .must_be
+            .iter()
+            .map(|r| (r, parties.get(r).and_then(Option::as_ref)))
+            .collect();
+        let matched = key.as_ref().and_then(|k| {
+            candidates
+                .iter()
+                .find(|(_, c)| *c == Some(k))
+                .map(|(r, _)| label_of(r))
+        });
+        let unresolved: Vec<String> = candidates
+            .iter()
+            .filter(|(_, c)| c.is_none())
+            .map(|(r, _)| label_of(r))
+            .collect();
+        let (status, explained) = match (&key, matched) {
+            (_, Some(who)) => (Tri::Holds, format!("{}即记录中的{who}", p.label)),
+            (Some(_), None) if unresolved.is_empty() => (
+                Tri::Fails,
+                format!("{}不是记录中的{}中的任何一人", p.label, others.join("、")),
+            ),
+            (Some(_), None) => (
+                Tri::Unknown,
+                format!(
+                    "{}不是已确定的当事人；{}未能从记录中确定，无法排除",
+                    p.label,
+                    unresolved.join("、")
+                ),
+            ),
+            (None, None) => (Tri::Unknown, format!("{}未能确定", p.label)),
+        };
+        let facts: Vec<String> = p.must_be.iter().filter_map(|r| defining_fact(r)).collect();
+        let missing_facts: Vec<String> = p
+            .must_be
+            .iter()
+            .filter(|r| parties.get(*r).is_none_or(Option::is_none))
+            .filter_map(|r| defining_fact(r))
+            .collect();
+        out.push(ConditionResult {
+            code: format!("{PARTY_CHECK_PREFIX}{}", p.role),
+            label: label.clone(),
+            decision: String::new(),
+            computed: match status {
+                Tri::Holds => Some(true),
+                Tri::Fails => Some(false),
+                Tri::Unknown => None,
+            },
+            status,
+            facts,
+            missing_facts,
+            tainted_facts: Vec::new(),
+            reason: format!("{label}：{explained}：{}", status.label_zh()),
+        });
+    }
+    out
+}
+
+/// The longest 补录理由 accepted, in characters.
+pub const BACKDATE_REASON_MAX_CHARS: usize = 500;
+
+/// Checks the application date against the day of the decision (Asia/Shanghai): never in the
+/// future; earlier only when an officer recorded it with a reason, and within the matter's
+/// window. Live decisions only: a replay or a recheck re-evaluates an application accepted then.
+pub fn check_application_date(
+    package: &Package,
+    app: &Application,
+    decided_at: DateTime<FixedOffset>,
+) -> Result<(), DecideError> {
+    let today = decided_at.with_timezone(&dates::shanghai()).date_naive();
+    let date = app.application_date;
+    if date > today {
+        return Err(DecideError::FutureApplicationDate { date, today });
+    }
+    if let Some(b) = &app.backdated {
+        let reason = b.reason.trim();
+        if reason.is_empty() || b.officer.trim().is_empty() {
+            return Err(DecideError::BackdateReasonRequired);
+        }
+        if reason.chars().count() > BACKDATE_REASON_MAX_CHARS {
+            return Err(DecideError::InvalidApplication(format!(
+                "the backdating reason is longer than {BACKDATE_REASON_MAX_CHARS} characters"
+            )));
+        }
+    }
+    if date == today {
+        return Ok(());
+    }
+    if app.backdated.is_none() {
+        return Err(DecideError::PastApplicationDate { date, today });
+    }
+    let window_days = package.manifest.backdate_window_days;
+    let earliest = today
+        .checked_sub_days(chrono::Days::new(u64::from(window_days)))
+        .unwrap_or(NaiveDate::MIN);
+    if date < earliest {
+        return Err(DecideError::BackdateBeyondWindow {
+            date,
+            earliest,
+            window_days,
+        });
+    }
+    Ok(())
 }
 
 /// 条件判断: holds, fails, or unknown.
@@ -371,6 +565,7 @@ pub fn decide_with(
     facts: &dyn FactSource,
     decided_at: DateTime<FixedOffset>,
 ) -> Result<Receipt, DecideError> {
+    check_application_date(package, application, decided_at)?;
     evaluate(
         package,
         application,
@@ -897,8 +1092,13 @@ pub(crate) fn evaluate(
             Some(false) => Tri::Fails,
             None => Tri::Unknown,
         };
-        let mut explained = c.explain.clone();
-        for p in crate::package::placeholders(&c.explain) {
+        // A failed condition is explained by what is true, not by the comparison that held not.
+        let template = match (status, &c.explain_fails) {
+            (Tri::Fails, Some(text)) => text,
+            _ => &c.explain,
+        };
+        let mut explained = template.clone();
+        for p in crate::package::placeholders(template) {
             let shown = if let Some(f) = package.fact(&p) {
                 facts
                     .get(&p)
@@ -980,23 +1180,32 @@ pub(crate) fn evaluate(
         _ => None,
     };
 
-    let failing: Vec<String> = conditions
-        .iter()
-        .filter(|c| c.status == Tri::Fails)
-        .map(|c| c.code.clone())
-        .collect();
-    let unknown: Vec<String> = conditions
-        .iter()
-        .filter(|c| c.status == Tri::Unknown)
-        .map(|c| c.code.clone())
-        .collect();
-    let mut causes: Vec<String> = Vec::new();
-    let consistent = match verdict.as_deref() {
-        Some("rejected") => !failing.is_empty(),
-        Some("approved") => failing.is_empty() && unknown.is_empty(),
-        Some("manual_review") => failing.is_empty() && !unknown.is_empty(),
-        _ => false,
+    let statuses = |conditions: &[ConditionResult], status: Tri| -> Vec<String> {
+        conditions
+            .iter()
+            .filter(|c| c.status == status)
+            .map(|c| c.code.clone())
+            .collect()
     };
+    let mut causes: Vec<String> = Vec::new();
+    // The rules' verdict is checked against the conditions the rules judged...
+    let consistent = {
+        let (failing, unknown) = (
+            statuses(&conditions, Tri::Fails),
+            statuses(&conditions, Tri::Unknown),
+        );
+        match verdict.as_deref() {
+            Some("rejected") => !failing.is_empty(),
+            Some("approved") => failing.is_empty() && unknown.is_empty(),
+            Some("manual_review") => failing.is_empty() && !unknown.is_empty(),
+            _ => false,
+        }
+    };
+    // ...then the engine's own checks of the parties' relations join them: a failed one
+    // refuses, an undecided one keeps the application from approval.
+    conditions.extend(party_checks(package, &parties));
+    let failing = statuses(&conditions, Tri::Fails);
+    let unknown = statuses(&conditions, Tri::Unknown);
     if !consistent {
         causes.push(format!(
             "规则结论（{}）与各条件判断不一致，转人工核实",

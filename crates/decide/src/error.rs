@@ -121,4 +121,52 @@ pub enum DecideError {
     /// Recheck of a receipt that is not an approval on commitment.
     #[error("receipt {0} is not an approval on commitment (告知承诺)")]
     NotOnCommitment(String),
+    /// 申请日期 after the day of the decision.
+    #[error("申请日期 {date} 晚于今天（{today}），不能预先申请")]
+    FutureApplicationDate {
+        /// The date asked for.
+        date: NaiveDate,
+        /// The day of the decision (Asia/Shanghai).
+        today: NaiveDate,
+    },
+    /// 申请日期 before the day of the decision, with no officer's backdating.
+    #[error(
+        "申请日期 {date} 早于今天（{today}）：只有窗口工作人员可以补录较早的申请日期，并须说明理由"
+    )]
+    PastApplicationDate {
+        /// The date asked for.
+        date: NaiveDate,
+        /// The day of the decision (Asia/Shanghai).
+        today: NaiveDate,
+    },
+    /// A backdated application outside the matter's window.
+    #[error("申请日期 {date} 超出本事项的补录期限（最早 {earliest}，即 {window_days} 天内）")]
+    BackdateBeyondWindow {
+        /// The date asked for.
+        date: NaiveDate,
+        /// The earliest date allowed.
+        earliest: NaiveDate,
+        /// The matter's window.
+        window_days: u32,
+    },
+    /// Backdating without a reason (or officer).
+    #[error("补录较早的申请日期须写明理由")]
+    BackdateReasonRequired,
+}
+
+impl DecideError {
+    /// A stable machine code for the errors a caller can cause (front ends answer with it);
+    /// `None` for the platform's own failures.
+    pub fn client_code(&self) -> Option<&'static str> {
+        Some(match self {
+            DecideError::UnknownMatter(_) => "unknown_matter",
+            DecideError::NoVersionInForce { .. } => "no_version_in_force",
+            DecideError::InvalidApplication(_) => "invalid_application",
+            DecideError::FutureApplicationDate { .. } => "future_application_date",
+            DecideError::PastApplicationDate { .. } => "backdate_counter_only",
+            DecideError::BackdateBeyondWindow { .. } => "backdate_beyond_window",
+            DecideError::BackdateReasonRequired => "backdate_reason_required",
+            _ => return None,
+        })
+    }
 }

@@ -36,8 +36,9 @@ pub use cert::{
 };
 pub use datum::{Datum, DatumType, YearMonth};
 pub use decide::{
-    Application, ConditionResult, Outcome, OutcomeKind, Receipt, Revocation, Tri, decide,
-    decide_with, recheck, replay, replay_receipt,
+    Application, Backdating, ConditionResult, Outcome, OutcomeKind, Receipt, Revocation, Tri,
+    check_application_date, decide, decide_with, decides_alike, period_of, recheck, replay,
+    replay_receipt,
 };
 pub use engine::{CompiledModel, DecisionEngine, DsntkEngine, EngineInfo, EvalValue};
 pub use error::{DecideError, PackageError, PackageErrors};

@@ -78,10 +78,54 @@ pub struct Manifest {
     /// when it is true or unknown.
     #[serde(default)]
     pub credit_fact: Option<String>,
+    /// 补录窗口: how many days before today an officer at a counter (窗口) may date an
+    /// application (with a stated reason); citizens always apply for today.
+    #[serde(default = "default_backdate_window_days")]
+    pub backdate_window_days: u32,
+    /// 办理周期: one decision per applicant in each period (once in a lifetime, per year, per
+    /// event such as one birth).
+    #[serde(default)]
+    pub period: PeriodSpec,
+}
+
+/// 办理周期: the period within which an applicant gets one decision of a matter. A repeat
+/// application in the period returns the decision in force; a re-decision after the facts
+/// changed supersedes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PeriodSpec {
+    /// 一人一次 (终身).
+    #[default]
+    Lifetime,
+    /// 每年度一次 (the application date's calendar year).
+    Year,
+    /// 每事件一次: the event is named by a form input (one birth certificate, one trade name).
+    Event {
+        /// The form input naming the event.
+        form: String,
+    },
+}
+
+impl PeriodSpec {
+    /// 中文.
+    pub fn label_zh(&self) -> String {
+        match self {
+            PeriodSpec::Lifetime => "每人一次".to_owned(),
+            PeriodSpec::Year => "每年度一次".to_owned(),
+            PeriodSpec::Event { form } => format!("每个“{form}”一次"),
+        }
+    }
 }
 
 fn free() -> String {
     "不收费".into()
+}
+
+/// The window an officer may backdate an application when the package declares none.
+pub const DEFAULT_BACKDATE_WINDOW_DAYS: u32 = 30;
+
+fn default_backdate_window_days() -> u32 {
+    DEFAULT_BACKDATE_WINDOW_DAYS
 }
 
 /// 办件类型.
@@ -119,6 +163,19 @@ pub struct CertificateSpec {
     /// (登记管理部门 + 机构类别, `92` = 市场监管 个体工商户).
     #[serde(default)]
     pub issue_uscc: Option<String>,
+    /// 证照记载事项 from the application form (the licence's trade name, premises, industry).
+    #[serde(rename = "item", default)]
+    pub items: Vec<CertificateItem>,
+}
+
+/// One 记载事项 of a certificate, copied from a form input of the application.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateItem {
+    /// The form input.
+    pub form: String,
+    /// How the certificate names it (`名称`, `经营场所`, `行业门类`).
+    pub label: String,
 }
 
 /// 当事人类型: what a party's key identifies.
@@ -207,6 +264,11 @@ pub struct PartySpec {
     pub kind: PartyKind,
     /// Where the key comes from.
     pub key: KeySource,
+    /// 当事人关系核验: this party must be one of these parties as the source records name them
+    /// (the applicant of 新生儿入户 is the mother or the father on the birth certificate).
+    /// Checked by the engine on every decision; someone outside the relation is refused.
+    #[serde(default)]
+    pub must_be: Vec<String>,
 }
 
 /// 聚合方式: how a party's records of a resource become one value.
@@ -395,9 +457,18 @@ pub struct ConditionSpec {
     /// 条件说明 (`申请之日年满80周岁`).
     pub label: String,
     /// 说明模板: `{name}` is replaced by the value of a fact, derived fact, parameter or form
-    /// input (`年龄 {年龄} 岁（出生日期 {出生日期}）≥ {高龄年龄} 岁`).
+    /// input (`年龄 {年龄} 岁（出生日期 {出生日期}）≥ {高龄年龄} 岁`). Used when the condition
+    /// holds or cannot be judged.
     pub explain: String,
+    /// 不满足时的说明: what is true when the condition fails (`年龄 {年龄} 岁，未满 {高龄年龄}
+    /// 周岁`). Required when `explain` states a comparison (≥ ≤ < >), so that a failed
+    /// condition never reads as if the comparison held.
+    #[serde(default)]
+    pub explain_fails: Option<String>,
 }
+
+/// The comparison signs whose presence in an `explain` text requires an `explain_fails`.
+pub const COMPARISON_SIGNS: [char; 6] = ['≥', '≤', '<', '>', '＞', '＜'];
 
 /// 核定结果项.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

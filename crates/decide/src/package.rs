@@ -385,6 +385,41 @@ impl Validator {
                 );
             }
         }
+        for p in &m.parties {
+            for other in &p.must_be {
+                match m.parties.iter().find(|q| &q.role == other) {
+                    Some(q) if q.kind == p.kind && q.role != p.role => {}
+                    Some(_) => self.file_err(
+                        MANIFEST_FILE,
+                        Some(format!("party {}", p.role)),
+                        format!("must_be {other:?} is this party itself or of another kind"),
+                    ),
+                    None => self.file_err(
+                        MANIFEST_FILE,
+                        Some(format!("party {}", p.role)),
+                        format!("must_be names {other:?}, which is not a party of the matter"),
+                    ),
+                }
+            }
+        }
+        if let crate::manifest::PeriodSpec::Event { form } = &m.period
+            && !m.form.iter().any(|f| &f.name == form)
+        {
+            self.file_err(
+                MANIFEST_FILE,
+                Some("period".into()),
+                format!("the event period names {form:?}, which is not a form input of the matter"),
+            );
+        }
+        for item in &cert.items {
+            if !m.form.iter().any(|f| f.name == item.form) {
+                self.file_err(
+                    MANIFEST_FILE,
+                    Some(format!("certificate.item {}", item.label)),
+                    format!("{:?} is not a form input of the matter", item.form),
+                );
+            }
+        }
         match pack.unit(&m.implementing_unit) {
             Some(u) => Some(Issuer {
                 unit: u.code.clone(),
@@ -923,7 +958,10 @@ impl Validator {
                 ),
                 Some(_) => {}
             }
-            for placeholder in placeholders(&c.explain) {
+            for placeholder in placeholders(&c.explain)
+                .into_iter()
+                .chain(c.explain_fails.iter().flat_map(|t| placeholders(t)))
+            {
                 if type_of(&placeholder).is_none() {
                     self.file_err(
                         MANIFEST_FILE,
@@ -931,6 +969,28 @@ impl Validator {
                         format!("explain: {{{placeholder}}} is not a fact, derived fact, parameter or form input"),
                     );
                 }
+            }
+            let compares = c
+                .explain
+                .chars()
+                .any(|ch| crate::manifest::COMPARISON_SIGNS.contains(&ch));
+            if compares && c.explain_fails.is_none() {
+                self.file_err(
+                    MANIFEST_FILE,
+                    item.clone(),
+                    "explain states a comparison: add explain_fails, the text for when the condition fails (a failed condition must not read as if the comparison held)",
+                );
+            }
+            if let Some(text) = &c.explain_fails
+                && text
+                    .chars()
+                    .any(|ch| crate::manifest::COMPARISON_SIGNS.contains(&ch))
+            {
+                self.file_err(
+                    MANIFEST_FILE,
+                    item.clone(),
+                    "explain_fails must say what is true, without a comparison sign",
+                );
             }
         }
         if m.conditions.is_empty() {

@@ -257,7 +257,15 @@ pub(crate) fn parse_tests(
             continue;
         };
         for code in c.expect.failing.iter().chain(&c.expect.unknown) {
-            if !m.conditions.iter().any(|x| &x.code == code) {
+            // `party:<role>`: the engine's check of a party that must be one of others.
+            let party_check = code
+                .strip_prefix(crate::decide::PARTY_CHECK_PREFIX)
+                .is_some_and(|role| {
+                    m.parties
+                        .iter()
+                        .any(|p| p.role == role && !p.must_be.is_empty())
+                });
+            if !party_check && !m.conditions.iter().any(|x| &x.code == code) {
                 fail(format!("unknown condition {code:?}"));
             }
         }
@@ -292,6 +300,7 @@ pub(crate) fn parse_tests(
                 commitments: c.commitments,
                 accept_pending_materials: c.accept_pending_materials,
                 prior_false_commitment: c.prior_false_commitment,
+                backdated: None,
             },
             facts: case_facts,
             expect: Expectation {

@@ -199,6 +199,24 @@ fn an_explanation_may_only_name_known_values() {
 }
 
 #[test]
+fn a_comparison_needs_a_true_text_for_when_it_fails() {
+    Copy::new("1.0")
+        .edit(
+            "matter.toml",
+            "explain_fails = \"年龄 {年龄} 岁，未满 {最低年龄} 周岁\"\n",
+            "",
+        )
+        .refused("matter.toml", "age", "add explain_fails");
+    Copy::new("1.0")
+        .edit(
+            "matter.toml",
+            "explain_fails = \"年龄 {年龄} 岁，未满 {最低年龄} 周岁\"",
+            "explain_fails = \"年龄 {年龄} 岁 < {最低年龄} 岁\"",
+        )
+        .refused("matter.toml", "age", "without a comparison sign");
+}
+
+#[test]
 fn a_failing_test_case_is_refused() {
     Copy::new("1.0")
         .edit("tests.toml", "\"津贴\" = 100", "\"津贴\" = 150")

@@ -162,6 +162,29 @@ fn a_business_licence_carries_a_new_credit_code() {
     assert_eq!(uscc.registering_department(), '9');
     assert_eq!(uscc.organisation_type(), '2');
     assert_eq!(uscc.region_code(), "440304");
+    // The organisation-code part passes GB 11714 too (its own check character), for every
+    // serial, not only this one.
+    assert!(uscc.organisation_code_is_valid(), "{code}");
+    for serial in [0, 1, 9, 10, 4521, 99_999_999, 100_000_007] {
+        let u = miaopi_decide::cert::new_uscc("92", "440304", serial).unwrap();
+        assert!(u.organisation_code_is_valid(), "{u}");
+    }
+    // The licence names the trade name, the premises and the industry applied for.
+    let form = &r.application.form;
+    for (input, label) in [
+        ("拟用名称", "名称"),
+        ("经营场所地址编码", "经营场所（标准地址编码）"),
+        ("行业门类", "行业门类"),
+    ] {
+        let applied = form
+            .get(input)
+            .unwrap_or_else(|| panic!("the approved test case fills {input}"));
+        assert_eq!(
+            signed.certificate.details.get(label),
+            Some(&applied.display_zh()),
+            "{label}"
+        );
+    }
     assert_eq!(signed.certificate.valid_to, None, "长期有效");
     let cert = verify_certificate(&signed.bytes, &keys.public_key()).unwrap();
     assert_eq!(cert.new_uscc.as_deref(), Some(code.as_str()));

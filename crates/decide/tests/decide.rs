@@ -10,8 +10,9 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
 use miaopi_decide::dates::shanghai;
 use miaopi_decide::datum::Datum;
 use miaopi_decide::{
-    Application, DecideError, FactBinding, FactSource, FactSourceError, FactValue, InMemoryFacts,
-    Outcome, OutcomeKind, Provenance, Record, Subject, SubjectKey, Tri, decide, recheck, replay,
+    Application, Backdating, DecideError, FactBinding, FactSource, FactSourceError, FactValue,
+    InMemoryFacts, Outcome, OutcomeKind, Provenance, Record, Subject, SubjectKey, Tri, decide,
+    recheck, replay,
 };
 
 const SENIOR: &str = "440304194105101230"; // born 1941-05-10
@@ -88,6 +89,7 @@ fn senior_application() -> Application {
         commitments: Vec::new(),
         accept_pending_materials: false,
         prior_false_commitment: false,
+        backdated: None,
     }
 }
 
@@ -263,6 +265,16 @@ fn birthday_today_counts() {
             failing: vec!["age".into()]
         }
     );
+    // The reason says what is true: 79, not yet 80 — not "79 ≥ 80 … 不满足".
+    let age = r.conditions.iter().find(|c| c.code == "age").unwrap();
+    assert!(
+        age.reason
+            .starts_with("申请之日年满80周岁：年龄 79 岁（出生日期 1946-10-31），未满 80 周岁；"),
+        "{}",
+        age.reason
+    );
+    assert!(age.reason.ends_with("：不满足"), "{}", age.reason);
+    assert!(!age.reason.contains('≥'), "{}", age.reason);
 }
 
 #[test]
@@ -416,6 +428,7 @@ fn parties_are_found_through_the_form_and_the_certificate() {
         commitments: Vec::new(),
         accept_pending_materials: false,
         prior_false_commitment: false,
+        backdated: None,
     };
     let r = decide(common::packages(), &app, &world, at(2026, 10, 31, 10)).unwrap();
     assert_eq!(r.outcome.kind(), OutcomeKind::Approved, "{:#?}", r.reasons);
@@ -493,6 +506,81 @@ fn malformed_applications_are_refused() {
 }
 
 #[test]
+fn application_dates_are_today_or_an_officers_backdating_within_the_window() {
+    let world = senior_world();
+    let decided = at(2026, 10, 31, 10);
+    // The day after the decision (and a decade after): never.
+    for future in [date(2026, 11, 1), date(2036, 1, 1)] {
+        let mut app = senior_application();
+        app.application_date = future;
+        let e = decide(common::packages(), &app, &world, decided).unwrap_err();
+        assert!(
+            matches!(e, DecideError::FutureApplicationDate { date: asked, today }
+                if asked == future && today == date(2026, 10, 31)),
+            "{e:?}"
+        );
+        assert_eq!(e.client_code(), Some("future_application_date"));
+    }
+    // 00:30 on 1 November in Shanghai is still 31 October in UTC: the Shanghai day counts.
+    let mut app = senior_application();
+    app.application_date = date(2026, 11, 1);
+    let early_morning = shanghai()
+        .with_ymd_and_hms(2026, 11, 1, 0, 30, 0)
+        .single()
+        .unwrap();
+    assert!(decide(common::packages(), &app, &world, early_morning).is_ok());
+
+    // A day earlier: only an officer's backdating with a reason.
+    let mut app = senior_application();
+    app.application_date = date(2026, 10, 30);
+    let e = decide(common::packages(), &app, &world, decided).unwrap_err();
+    assert_eq!(e.client_code(), Some("backdate_counter_only"), "{e}");
+    app.backdated = Some(Backdating {
+        officer: "window-07".into(),
+        reason: "  ".into(),
+    });
+    let e = decide(common::packages(), &app, &world, decided).unwrap_err();
+    assert_eq!(e, DecideError::BackdateReasonRequired);
+    let reason = "申请人 10 月 30 日到窗口递交纸质申请，系统维护未能当日录入";
+    app.backdated = Some(Backdating {
+        officer: "window-07".into(),
+        reason: reason.into(),
+    });
+    let r = decide(common::packages(), &app, &world, decided).unwrap();
+    assert_eq!(r.application.backdated.as_ref().unwrap().reason, reason);
+    assert!(r.id_is_valid(), "the backdating is part of the receipt");
+
+    // The window is the package's (30 days unless it says otherwise): 1 October is the
+    // earliest date on 31 October, 30 September is too early.
+    let window = common::package("senior_allowance")
+        .manifest
+        .backdate_window_days;
+    assert_eq!(
+        window,
+        miaopi_decide::manifest::DEFAULT_BACKDATE_WINDOW_DAYS
+    );
+    app.application_date = date(2026, 10, 1);
+    assert!(decide(common::packages(), &app, &world, decided).is_ok());
+    app.application_date = date(2026, 9, 30);
+    let e = decide(common::packages(), &app, &world, decided).unwrap_err();
+    assert!(
+        matches!(e, DecideError::BackdateBeyondWindow { earliest, window_days: 30, .. }
+            if earliest == date(2026, 10, 1)),
+        "{e:?}"
+    );
+    // A reason is bounded.
+    app.application_date = date(2026, 10, 30);
+    app.backdated = Some(Backdating {
+        officer: "window-07".into(),
+        reason: "理".repeat(miaopi_decide::decide::BACKDATE_REASON_MAX_CHARS + 1),
+    });
+    assert!(matches!(
+        decide(common::packages(), &app, &world, decided),
+        Err(DecideError::InvalidApplication(_))
+    ));
+}
+
+#[test]
 fn the_dsntk_version_recorded_is_the_one_built() {
     let lock = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock"),
@@ -509,4 +597,45 @@ fn the_dsntk_version_recorded_is_the_one_built() {
         )),
         "{block}"
     );
+}
+
+#[test]
+fn each_matter_declares_its_period_and_repeats_are_told_apart_from_changes() {
+    use miaopi_decide::{decides_alike, period_of};
+    let senior = senior_application();
+    assert_eq!(
+        period_of(common::package("senior_allowance"), &senior).as_deref(),
+        Some("lifetime")
+    );
+    let mut disability = senior.clone();
+    disability.matter = "disability_subsidies".into();
+    assert_eq!(
+        period_of(common::package("disability_subsidies"), &disability).as_deref(),
+        Some("year:2026")
+    );
+    let mut newborn = senior.clone();
+    newborn.matter = "newborn_hukou".into();
+    let package = common::package("newborn_hukou");
+    assert_eq!(
+        period_of(package, &newborn),
+        None,
+        "no certificate number, no event"
+    );
+    newborn
+        .form
+        .insert("出生医学证明编号".into(), text("O440304261234"));
+    assert_eq!(
+        period_of(package, &newborn).as_deref(),
+        Some("event:O440304261234")
+    );
+
+    // The same facts an hour later decide alike; a changed fact does not.
+    let world = senior_world();
+    let first = decide(common::packages(), &senior, &world, at(2026, 10, 31, 9)).unwrap();
+    let again = decide(common::packages(), &senior, &world, at(2026, 10, 31, 10)).unwrap();
+    assert_ne!(first.receipt_id, again.receipt_id);
+    assert!(decides_alike(&first, &again));
+    let mut changed = again.clone();
+    changed.facts.get_mut("有死亡登记").unwrap().value = Some(Datum::Bool(true));
+    assert!(!decides_alike(&first, &changed));
 }

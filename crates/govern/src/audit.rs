@@ -512,12 +512,44 @@ impl Governance {
     /// edited, missing, out of order, or disagrees with a checkpoint or the recorded end.
     /// A broken chain is an `Ok` report with `intact == false`; `Err` is only a storage failure.
     pub async fn verify_audit_chain(&self) -> Result<AuditVerification, GovernError> {
-        let checkpoints: BTreeMap<u64, String> = self
+        self.verify_audit_chain_against(&[]).await
+    }
+
+    /// Like [`Governance::verify_audit_chain`], and the chain must also agree with
+    /// `anchors`: checkpoints exported earlier and kept outside the meta store (锚定). A chain
+    /// rewritten from scratch — every hash and stored checkpoint recomputed — still disagrees
+    /// with them.
+    pub async fn verify_audit_chain_against(
+        &self,
+        anchors: &[Checkpoint],
+    ) -> Result<AuditVerification, GovernError> {
+        let mut checkpoints: BTreeMap<u64, String> = self
             .checkpoints()
             .await?
             .into_iter()
             .map(|c| (c.seq, c.entry_hash))
             .collect();
+        for a in anchors {
+            match checkpoints.get(&a.seq) {
+                // Two checkpoints of one seq that differ: the stored one was rewritten.
+                Some(stored) if *stored != a.entry_hash => {
+                    let mut report = AuditVerification {
+                        intact: false,
+                        entries_checked: 0,
+                        last_seq: 0,
+                        last_hash: hex(&GENESIS),
+                        checkpoints_checked: 0,
+                        problem: None,
+                    };
+                    report.problem = Some(problem(a.seq, ChainProblemKind::CheckpointMismatch));
+                    return Ok(report);
+                }
+                Some(_) => {}
+                None => {
+                    checkpoints.insert(a.seq, a.entry_hash.clone());
+                }
+            }
+        }
         let head = sqlx::query("SELECT last_seq, last_hash FROM gov_audit_head WHERE id = 1")
             .fetch_one(&self.pool)
             .await?;
@@ -678,6 +710,47 @@ mod tests {
                 .with_timezone(&Utc),
             ..AuditEntry::default()
         }
+    }
+
+    /// The entry encoding pinned by a known answer: the hashes below were computed outside
+    /// this code (Python's hashlib SM3 over the encoding as documented at [`canonical`]), so a
+    /// change of the encoding — which would orphan every chain already written — fails here.
+    #[test]
+    fn entry_encoding_known_answer() {
+        let first = AuditEntry {
+            actor_kind: ActorKind::Consumer,
+            actor_id: "csm_a".into(),
+            subject: "11010519491231002X".into(),
+            subject_masked: "110105********002X".into(),
+            action: "read_profile".into(),
+            resources: vec!["hukou_residents".into()],
+            fields: vec!["hukou_residents.name".into()],
+            purpose: "matter:senior_allowance".into(),
+            request_id: "req-1".into(),
+            detail: String::new(),
+            at: DateTime::parse_from_rfc3339("2025-03-01T08:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        };
+        let h1 = chain_hash(&GENESIS, 1, &first);
+        assert_eq!(
+            hex(&h1),
+            "37f91f64255183817f22733c9a8e1704f4e688a306570927e795435c12beccb3"
+        );
+        let second = AuditEntry {
+            actor_kind: ActorKind::Account,
+            actor_id: "auditor".into(),
+            action: "verify".into(),
+            detail: "审计链校验".into(),
+            at: DateTime::parse_from_rfc3339("2025-03-01T08:00:01.5Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            ..AuditEntry::default()
+        };
+        assert_eq!(
+            hex(&chain_hash(&h1, 2, &second)),
+            "9e5c849d0440b87d186cf381b4e7791406285b88782a8979c796af6a58207490"
+        );
     }
 
     #[test]

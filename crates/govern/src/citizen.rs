@@ -107,7 +107,7 @@ impl OneTimeCodeProvider {
         }
         let code = format!("{:06}", random_below(1_000_000)?);
         let expires_at = expiry(now, OTP_TTL_S)?;
-        let code_hash = hash_secret(&code_material(id.as_str(), &code))?;
+        let code_hash = hash_secret(&code_material(id.as_str(), &code)).await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM gov_citizen_codes WHERE resident_id = ?")
             .bind(id.as_str())
@@ -164,7 +164,7 @@ impl OneTimeCodeProvider {
         if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Ok(false);
         }
-        if !verify_secret(&code_material(id.as_str(), code), &code_hash)? {
+        if !verify_secret(&code_material(id.as_str(), code), &code_hash).await? {
             return Ok(false);
         }
         // Single use: of two concurrent right answers only one marks the code used.

@@ -92,7 +92,8 @@ impl DemoCredentials {
     }
 }
 
-fn generate_password() -> Result<String, GovernError> {
+/// A new random password (for the demo and for `miaopi admin`).
+pub fn generate_password() -> Result<String, GovernError> {
     (0..PASSWORD_CHARS)
         .map(|_| {
             random_below(PASSWORD_ALPHABET.len() as u32)

@@ -238,7 +238,7 @@ impl Governance {
         .bind(new_id("key")?)
         .bind(consumer_id)
         .bind(&secret[..KEY_PREFIX_CHARS])
-        .bind(hash_secret(&key)?)
+        .bind(hash_secret(&key).await?)
         .execute(&self.pool)
         .await?;
         Ok(key)
@@ -268,8 +268,13 @@ impl Governance {
         .bind(&secret[..KEY_PREFIX_CHARS])
         .fetch_all(&self.pool)
         .await?;
+        if hashes.is_empty() {
+            // A well-formed key of no consumer costs what a wrong key costs, so timing does
+            // not tell which consumer ids and key prefixes exist.
+            verify_against_nothing(presented).await;
+        }
         for stored in &hashes {
-            if verify_secret(presented, stored)? {
+            if verify_secret(presented, stored).await? {
                 return self.consumer(consumer_id).await;
             }
         }
@@ -293,7 +298,7 @@ impl Governance {
         self.require_consumer(consumer_id).await?;
         let secret = format!("mcs_{}", random_hex(SECRET_BYTES)?);
         sqlx::query("UPDATE gov_consumers SET client_secret_hash = ? WHERE consumer_id = ?")
-            .bind(hash_secret(&secret)?)
+            .bind(hash_secret(&secret).await?)
             .bind(consumer_id)
             .execute(&self.pool)
             .await?;
@@ -316,10 +321,10 @@ impl Governance {
         .fetch_optional(&self.pool)
         .await?;
         let Some(Some(stored)) = stored else {
-            verify_against_nothing(client_secret);
+            verify_against_nothing(client_secret).await;
             return Ok(None);
         };
-        if !verify_secret(client_secret, &stored)? {
+        if !verify_secret(client_secret, &stored).await? {
             return Ok(None);
         }
         let expires_at = expiry(now, ttl_s)?;
@@ -413,7 +418,7 @@ impl Governance {
             display_name: display_name.trim().to_owned(),
             roles,
         };
-        let password_hash = hash_secret(password)?;
+        let password_hash = hash_secret(password).await?;
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO gov_accounts (account_id, username, display_name, password_hash)
@@ -461,11 +466,11 @@ impl Governance {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else {
-            verify_against_nothing(password);
+            verify_against_nothing(password).await;
             return Ok(None);
         };
         let stored: String = row.try_get("password_hash")?;
-        if !verify_secret(password, &stored)? {
+        if !verify_secret(password, &stored).await? {
             return Ok(None);
         }
         let account_id: String = row.try_get("account_id")?;
@@ -517,6 +522,60 @@ impl Governance {
             out.push(self.account_from_row(row).await?);
         }
         Ok(out)
+    }
+
+    /// Replaces an account's password (rotation); its open sessions end.
+    pub async fn set_password(&self, account_id: &str, password: &str) -> Result<(), GovernError> {
+        if password.chars().count() < MIN_PASSWORD_CHARS {
+            return Err(GovernError::Invalid(format!(
+                "密码至少需要 {MIN_PASSWORD_CHARS} 个字符"
+            )));
+        }
+        let hash = hash_secret(password).await?;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE gov_accounts SET password_hash = ? WHERE account_id = ?")
+            .bind(&hash)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(GovernError::UnknownAccount(account_id.to_owned()));
+        }
+        sqlx::query(
+            "DELETE FROM gov_sessions WHERE principal_kind = 'account' AND principal_id = ?",
+        )
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Cuts a consumer off: every API key revoked, the client secret removed, access tokens
+    /// and sessions ended. Its grants stay on record (revoke them one by one to end them).
+    pub async fn revoke_consumer(&self, consumer_id: &str) -> Result<(), GovernError> {
+        self.require_consumer(consumer_id).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE gov_api_keys SET revoked = 1 WHERE consumer_id = ?")
+            .bind(consumer_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE gov_consumers SET client_secret_hash = NULL WHERE consumer_id = ?")
+            .bind(consumer_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM gov_access_tokens WHERE consumer_id = ?")
+            .bind(consumer_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "DELETE FROM gov_sessions WHERE principal_kind = 'consumer' AND principal_id = ?",
+        )
+        .bind(consumer_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Disables an account: it can no longer log in and its sessions stop working.

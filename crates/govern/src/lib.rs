@@ -34,7 +34,7 @@ pub use citizen::{
     CitizenChallenge, CitizenIdentityProvider, CodeBoxFuture, OTP_MAX_ATTEMPTS, OTP_RESEND_AFTER_S,
     OTP_TTL_S, OneTimeCodeProvider,
 };
-pub use demo::{DemoAccount, DemoConsumer, DemoCredentials, DemoOptions};
+pub use demo::{DemoAccount, DemoConsumer, DemoCredentials, DemoOptions, generate_password};
 pub use error::GovernError;
 pub use grant::{
     Authorization, Grant, GrantDecision, GrantRequest, GrantRequestRecord, GrantedField, Purpose,

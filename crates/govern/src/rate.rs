@@ -6,6 +6,12 @@ use std::time::Instant;
 
 use crate::Governance;
 
+/// Buckets kept before idle ones are dropped.
+const MAX_BUCKETS: usize = 100_000;
+
+/// Every bucket refills completely within a minute.
+const FULL_REFILL: std::time::Duration = std::time::Duration::from_secs(60);
+
 #[derive(Debug, Default)]
 pub(crate) struct Limiter {
     buckets: HashMap<String, Bucket>,
@@ -23,6 +29,12 @@ impl Limiter {
     fn admit(&mut self, consumer_id: &str, limit_per_minute: u32, now: Instant) -> bool {
         if limit_per_minute == 0 {
             return false;
+        }
+        if self.buckets.len() >= MAX_BUCKETS {
+            // A bucket idle for a minute has refilled completely: forgetting it changes no
+            // answer, and keeps a flood of distinct keys (addresses) from growing the map.
+            self.buckets
+                .retain(|_, b| now.saturating_duration_since(b.last) < FULL_REFILL);
         }
         let capacity = f64::from(limit_per_minute);
         let bucket = self

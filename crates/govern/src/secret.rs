@@ -50,8 +50,40 @@ pub(crate) fn sm3_hex(data: &[u8]) -> String {
     hex(&Sm3::digest(data))
 }
 
+/// Runs Argon2 work on tokio's blocking pool: one hash is tens of milliseconds of a core, and
+/// on the async workers a small flood of logins would stall every other request.
+async fn on_blocking_pool<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, GovernError> + Send + 'static,
+) -> Result<T, GovernError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| GovernError::Hash(format!("the hashing task failed: {e}")))?
+}
+
+/// [`hash_secret_now`] on the blocking pool.
+pub(crate) async fn hash_secret(secret: &str) -> Result<String, GovernError> {
+    let secret = secret.to_owned();
+    on_blocking_pool(move || hash_secret_now(&secret)).await
+}
+
+/// [`verify_secret_now`] on the blocking pool.
+pub(crate) async fn verify_secret(secret: &str, stored: &str) -> Result<bool, GovernError> {
+    let (secret, stored) = (secret.to_owned(), stored.to_owned());
+    on_blocking_pool(move || verify_secret_now(&secret, &stored)).await
+}
+
+/// [`verify_against_nothing_now`] on the blocking pool.
+pub(crate) async fn verify_against_nothing(secret: &str) {
+    let secret = secret.to_owned();
+    let _ = on_blocking_pool(move || {
+        verify_against_nothing_now(&secret);
+        Ok(())
+    })
+    .await;
+}
+
 /// Argon2id PHC string (`$argon2id$v=19$m=…`) with a random salt.
-pub(crate) fn hash_secret(secret: &str) -> Result<String, GovernError> {
+pub(crate) fn hash_secret_now(secret: &str) -> Result<String, GovernError> {
     Argon2::default()
         .hash_password(secret.as_bytes())
         .map(|h| h.to_string())
@@ -60,7 +92,7 @@ pub(crate) fn hash_secret(secret: &str) -> Result<String, GovernError> {
 
 /// Whether `secret` matches a stored PHC string. A mismatch is `Ok(false)`; a stored string
 /// that is not a valid hash is an error (the row was damaged).
-pub(crate) fn verify_secret(secret: &str, stored: &str) -> Result<bool, GovernError> {
+pub(crate) fn verify_secret_now(secret: &str, stored: &str) -> Result<bool, GovernError> {
     match Argon2::default().verify_password(secret.as_bytes(), stored) {
         Ok(()) => Ok(true),
         Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
@@ -70,11 +102,11 @@ pub(crate) fn verify_secret(secret: &str, stored: &str) -> Result<bool, GovernEr
 
 /// Spends the time of one verification without a stored hash, so that "no such user" and
 /// "wrong password" take equally long and usernames cannot be probed by timing.
-pub(crate) fn verify_against_nothing(secret: &str) {
+pub(crate) fn verify_against_nothing_now(secret: &str) {
     static DUMMY: OnceLock<Option<String>> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash_secret("miaopi-timing-equaliser").ok());
+    let dummy = DUMMY.get_or_init(|| hash_secret_now("miaopi-timing-equaliser").ok());
     if let Some(stored) = dummy {
-        let _ = verify_secret(secret, stored);
+        let _ = verify_secret_now(secret, stored);
     }
 }
 
@@ -96,12 +128,12 @@ mod tests {
 
     #[test]
     fn argon2_round_trip_and_mismatch() {
-        let stored = hash_secret("correct horse").unwrap();
+        let stored = hash_secret_now("correct horse").unwrap();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
         assert!(!stored.contains("correct horse"));
-        assert!(verify_secret("correct horse", &stored).unwrap());
-        assert!(!verify_secret("correct hors", &stored).unwrap());
-        assert!(verify_secret("x", "not a hash").is_err());
+        assert!(verify_secret_now("correct horse", &stored).unwrap());
+        assert!(!verify_secret_now("correct hors", &stored).unwrap());
+        assert!(verify_secret_now("x", "not a hash").is_err());
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! changes nothing, and a batch interrupted between tables is completed, never duplicated, by
 //! running it again.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -88,6 +88,27 @@ pub enum LakeError {
     Sql(String),
     #[error("invalid table name {0:?}: use letters, digits and underscores")]
     BadName(String),
+    #[error("the query ran longer than {0:?} and was stopped")]
+    Timeout(std::time::Duration),
+}
+
+/// Bounds on a query a caller controls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    pub max_rows: usize,
+    /// Arrow bytes after which no more batches are read.
+    pub max_bytes: usize,
+    pub timeout: std::time::Duration,
+}
+
+/// What [`Lake::query_bounded`] answers.
+#[derive(Debug, Clone)]
+pub struct BoundedResult {
+    pub batches: Vec<RecordBatch>,
+    /// Rows or bytes beyond the limits were left out.
+    pub truncated: bool,
+    /// Table (`dwd.hukou_residents`) → the columns the plan reads from it.
+    pub columns_read: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// What an append did.
@@ -469,6 +490,20 @@ impl Lake {
         as_of: &AsOf,
         views: &[(String, String)],
     ) -> Result<Vec<RecordBatch>, LakeError> {
+        self.dataframe(sql, as_of, views)
+            .await?
+            .collect()
+            .await
+            .map_err(|e| LakeError::Sql(e.to_string()))
+    }
+
+    /// The planned, read-only query with the views defined.
+    async fn dataframe(
+        &self,
+        sql: &str,
+        as_of: &AsOf,
+        views: &[(String, String)],
+    ) -> Result<deltalake::datafusion::dataframe::DataFrame, LakeError> {
         let ctx = self.session(as_of).await?;
         let catalog = ctx
             .catalog("datafusion")
@@ -500,9 +535,88 @@ impl Lake {
             .sql_with_options(sql, options)
             .await
             .map_err(|e| LakeError::Sql(e.to_string()))?;
-        df.collect()
+        Ok(df)
+    }
+
+    /// Like [`Lake::query_with_views`], for a query a caller sent: at most `limits.max_rows`
+    /// rows and about `limits.max_bytes` bytes of Arrow data come back (the rest is cut, and
+    /// `truncated` says so), the whole query is stopped after `limits.timeout`, and the
+    /// answer names every table column the optimised plan reads — scans' projections and
+    /// pushed-down filters, views expanded to their tables.
+    pub async fn query_bounded(
+        &self,
+        sql: &str,
+        as_of: &AsOf,
+        views: &[(String, String)],
+        limits: &QueryLimits,
+    ) -> Result<BoundedResult, LakeError> {
+        use deltalake::datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+        use deltalake::datafusion::logical_expr::LogicalPlan;
+        use futures::StreamExt;
+
+        let run = async {
+            let df = self.dataframe(sql, as_of, views).await?;
+            let plan = df
+                .clone()
+                .into_optimized_plan()
+                .map_err(|e| LakeError::Sql(e.to_string()))?;
+            let mut columns_read: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            plan.apply(|node| {
+                if let LogicalPlan::TableScan(scan) = node {
+                    let read = columns_read.entry(scan.table_name.to_string()).or_default();
+                    for f in scan.projected_schema.fields() {
+                        read.insert(f.name().clone());
+                    }
+                    for filter in &scan.filters {
+                        for c in filter.column_refs() {
+                            read.insert(c.name.clone());
+                        }
+                    }
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+            .map_err(|e| LakeError::Sql(e.to_string()))?;
+            // One row more than allowed tells whether there were more.
+            let df = df
+                .limit(0, Some(limits.max_rows.saturating_add(1)))
+                .map_err(|e| LakeError::Sql(e.to_string()))?;
+            let mut stream = df
+                .execute_stream()
+                .await
+                .map_err(|e| LakeError::Sql(e.to_string()))?;
+            let (mut rows, mut bytes, mut truncated) = (0usize, 0usize, false);
+            let mut batches = Vec::new();
+            while let Some(batch) = stream.next().await {
+                let batch = batch.map_err(|e| LakeError::Sql(e.to_string()))?;
+                let room = limits.max_rows - rows;
+                let batch = if batch.num_rows() > room {
+                    truncated = true;
+                    batch.slice(0, room)
+                } else {
+                    batch
+                };
+                rows += batch.num_rows();
+                bytes += batch.get_array_memory_size();
+                batches.push(batch);
+                if truncated || (limits.max_rows > 0 && rows >= limits.max_rows) {
+                    // Anything left would be beyond the row limit.
+                    truncated |= stream.next().await.is_some();
+                    break;
+                }
+                if bytes > limits.max_bytes {
+                    truncated = true;
+                    break;
+                }
+            }
+            Ok(BoundedResult {
+                batches,
+                truncated,
+                columns_read,
+            })
+        };
+        tokio::time::timeout(limits.timeout, run)
             .await
-            .map_err(|e| LakeError::Sql(e.to_string()))
+            .map_err(|_| LakeError::Timeout(limits.timeout))?
     }
 }
 

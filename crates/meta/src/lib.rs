@@ -6,6 +6,10 @@
 //! trait so that PostgreSQL can follow from the same migrations, which are plain SQL that both
 //! accept (`migrations/`).
 
+mod in_force;
+
+pub use in_force::{CertificateRevocation, InForceChanges, PeriodKey};
+
 use std::future::Future;
 use std::path::Path;
 
@@ -29,6 +33,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0004_decision_latency",
         include_str!("../migrations/0004_decision_latency.sql"),
+    ),
+    (
+        "0005_decisions_in_force",
+        include_str!("../migrations/0005_decisions_in_force.sql"),
     ),
 ];
 
@@ -251,6 +259,24 @@ pub trait MetaStore {
         &self,
         receipt_ids: &[&str],
     ) -> impl Future<Output = Result<Vec<CertificateRecord>, MetaError>> + Send;
+    /// Like [`MetaStore::store_decided`], with the periods' decisions in force, the decisions
+    /// they replace and the certificates revoked, all in the same transaction.
+    fn store_decided_in_force(
+        &self,
+        decisions: &[(DecisionRecord, Option<u64>)],
+        certificates: &[CertificateRecord],
+        changes: &InForceChanges,
+    ) -> impl Future<Output = Result<u64, MetaError>> + Send;
+    /// The receipt id of the decision in force for a period, if any.
+    fn decision_in_force(
+        &self,
+        key: &PeriodKey,
+    ) -> impl Future<Output = Result<Option<String>, MetaError>> + Send;
+    /// The revocation of a certificate, if it was revoked.
+    fn certificate_revocation(
+        &self,
+        certificate_id: &str,
+    ) -> impl Future<Output = Result<Option<CertificateRevocation>, MetaError>> + Send;
 }
 
 /// The embedded SQLite meta store.
@@ -648,6 +674,27 @@ impl MetaStore for SqliteMeta {
         decisions: &[(DecisionRecord, Option<u64>)],
         certificates: &[CertificateRecord],
     ) -> Result<u64, MetaError> {
+        self.store_decided_in_force(decisions, certificates, &InForceChanges::default())
+            .await
+    }
+
+    async fn decision_in_force(&self, key: &PeriodKey) -> Result<Option<String>, MetaError> {
+        Ok(in_force::in_force(&self.pool, key).await?)
+    }
+
+    async fn certificate_revocation(
+        &self,
+        certificate_id: &str,
+    ) -> Result<Option<CertificateRevocation>, MetaError> {
+        Ok(in_force::revocation(&self.pool, certificate_id).await?)
+    }
+
+    async fn store_decided_in_force(
+        &self,
+        decisions: &[(DecisionRecord, Option<u64>)],
+        certificates: &[CertificateRecord],
+        changes: &InForceChanges,
+    ) -> Result<u64, MetaError> {
         let mut tx = self.pool.begin().await?;
         let mut new = 0;
         // Multi-row statements: one round trip to SQLite per chunk, not per row. 10 and 8
@@ -690,6 +737,7 @@ impl MetaStore for SqliteMeta {
             });
             insert.build().execute(&mut *tx).await?;
         }
+        in_force::write(&mut tx, changes).await?;
         tx.commit().await?;
         Ok(new)
     }
@@ -1009,5 +1057,55 @@ mod tests {
                 .unwrap(),
             0
         );
+
+        // A period's decision in force, replaced by a later one whose certificate is new and
+        // whose predecessor's certificate is revoked — all in the group's transaction.
+        let key = PeriodKey {
+            matter: "senior_allowance".into(),
+            applicant_sm3: "ab".repeat(32),
+            period: "lifetime".into(),
+        };
+        assert_eq!(meta.decision_in_force(&key).await.unwrap(), None);
+        let first = InForceChanges {
+            in_force: vec![(key.clone(), "g1".into())],
+            ..InForceChanges::default()
+        };
+        meta.store_decided_in_force(&[], &[], &first).await.unwrap();
+        assert_eq!(
+            meta.decision_in_force(&key).await.unwrap().as_deref(),
+            Some("g1")
+        );
+        let replaced = InForceChanges {
+            in_force: vec![(key.clone(), "g5".into())],
+            superseded: vec![("g1".into(), "g5".into())],
+            revocations: vec![CertificateRevocation {
+                certificate_id: "cert-1".into(),
+                revoked_at: "2026-11-29T10:00:00+08:00".into(),
+                reason: "事实变化".into(),
+                superseded_by: Some("g5".into()),
+            }],
+        };
+        meta.store_decided_in_force(
+            &[(decision_row("g5", "approved"), None)],
+            &[cert(3, "g5")],
+            &replaced,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            meta.decision_in_force(&key).await.unwrap().as_deref(),
+            Some("g5")
+        );
+        assert_eq!(
+            meta.certificate_revocation("cert-1").await.unwrap(),
+            Some(replaced.revocations[0].clone())
+        );
+        assert_eq!(meta.certificate_revocation("cert-3").await.unwrap(), None);
+        // Another period of the same applicant is its own.
+        let other = PeriodKey {
+            period: "year:2027".into(),
+            ..key
+        };
+        assert_eq!(meta.decision_in_force(&other).await.unwrap(), None);
     }
 }

@@ -25,4 +25,4 @@ pub mod uscc;
 pub use cert_id::{CertIdError, CertificateId};
 pub use resident_id::{IdFix, ParsedResidentId, ResidentId, ResidentIdError, age_on};
 pub use sex::Sex;
-pub use uscc::{Uscc, UsccError};
+pub use uscc::{Uscc, UsccError, organisation_code_check};

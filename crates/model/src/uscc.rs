@@ -237,6 +237,41 @@ impl Uscc {
     pub fn check(&self) -> char {
         char::from(self.0[17])
     }
+
+    /// Whether the organisation code (positions 9–17) passes its own GB 11714 check: the
+    /// ninth character is [`organisation_code_check`] of the first eight. GB 32100 does not
+    /// require it of every code (old registrations carry other numbers), so [`Uscc::parse`]
+    /// does not check it; codes the platform issues always pass it.
+    pub fn organisation_code_is_valid(&self) -> bool {
+        let code = self.organisation_code();
+        organisation_code_check(&code[..8]).is_some_and(|c| code.ends_with(c))
+    }
+}
+
+/// GB 11714 weights of the eight body characters of an organisation code.
+const ORG_CODE_WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
+
+/// 组织机构代码校验码 (GB 11714): of an eight-character body of digits and upper-case letters
+/// (A = 10 … Z = 35), `C9 = 11 − (Σ weight·value mod 11)`, written `X` for 10 and `0` for 11.
+/// `None` when the body is not eight such characters.
+pub fn organisation_code_check(body: &str) -> Option<char> {
+    if body.len() != 8 {
+        return None;
+    }
+    let mut sum = 0;
+    for (c, w) in body.chars().zip(ORG_CODE_WEIGHTS) {
+        let value = match c {
+            '0'..='9' => u32::from(c) - u32::from('0'),
+            'A'..='Z' => u32::from(c) - u32::from('A') + 10,
+            _ => return None,
+        };
+        sum += value * w;
+    }
+    Some(match 11 - sum % 11 {
+        10 => 'X',
+        11 => '0',
+        n => char::from_digit(n, 10)?,
+    })
 }
 
 /// The bytes of an 18-character string already checked to be in [`USCC_ALPHABET`].
@@ -290,6 +325,21 @@ impl<'de> Deserialize<'de> for Uscc {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn organisation_code_check_matches_published_examples() {
+        // GB 11714's example D2143569-X, and the organisation code inside GB 32100's example
+        // code 91350100M000100Y43.
+        assert_eq!(super::organisation_code_check("D2143569"), Some('X'));
+        assert_eq!(super::organisation_code_check("M000100Y"), Some('4'));
+        assert!(
+            super::Uscc::parse("91350100M000100Y43")
+                .unwrap()
+                .organisation_code_is_valid()
+        );
+        assert_eq!(super::organisation_code_check("m000100y"), None);
+        assert_eq!(super::organisation_code_check("M000100"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -16,6 +16,41 @@ use crate::state::{AppState, KEY_CACHE_TTL, TOKEN_CACHE_TTL};
 /// The session cookie set by the login endpoints and the console.
 pub const SESSION_COOKIE: &str = "miaopi_session";
 
+/// The header a cookie-authenticated API write must carry: the session's CSRF token (returned
+/// by the login endpoints as `csrf_token`). Bearer-token and API-key callers need none: a
+/// browser never adds those on its own.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The CSRF token of a session: SM3 over a domain tag and the session token. The session
+/// token is secret (an HttpOnly cookie), so another site cannot compute it.
+pub fn csrf_token(session: &str) -> String {
+    let mut h = Sm3::new();
+    h.update(b"miaopi-console-csrf\0");
+    h.update(session.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `presented` is the CSRF token of `session`, compared in constant time.
+pub fn csrf_matches(session: &str, presented: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let expected = csrf_token(session);
+    expected.len() == presented.len() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+}
+
+/// The `Set-Cookie` value of a session: HttpOnly, SameSite=Lax, and `Secure` when the server
+/// is reached over TLS (`--behind-tls-proxy`).
+pub fn session_cookie_header(
+    token: &str,
+    max_age_s: u64,
+    secure: bool,
+) -> Option<axum::http::HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
+    axum::http::HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}"
+    ))
+    .ok()
+}
+
 /// An identified caller.
 #[derive(Debug, Clone)]
 pub enum Caller {
@@ -125,6 +160,17 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
     let Some(token) = token else {
         return Ok(None);
     };
+    if bearer.is_none() && !parts.method.is_safe() {
+        // A browser sends the cookie with any site's form post; only a page of ours knows the
+        // token derived from it.
+        let presented = header(parts, CSRF_HEADER).unwrap_or_default();
+        if !csrf_matches(token, presented.trim()) {
+            return Err(ApiError::forbidden(
+                "csrf_required",
+                "以会话 Cookie 提交的写操作须带 X-CSRF-Token（登录时返回的 csrf_token）",
+            ));
+        }
+    }
     let digest: [u8; 32] = Sm3::digest(token.as_bytes()).into();
     if let Some((caller, at)) = state.token_cache.read().await.get(&digest)
         && at.elapsed() < TOKEN_CACHE_TTL

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 
-use miaopi_apply::{Issued, Platform, ToRecord};
+use miaopi_apply::{Platform, Recorded, ToRecord};
 use miaopi_decide::Receipt;
 use miaopi_govern::{AuditEntry, Governance};
 use tokio::sync::{mpsc, oneshot};
@@ -119,8 +119,9 @@ pub const DECISION_BATCH: usize = 256;
 pub type PendingDecision = (Receipt, chrono::DateTime<chrono::FixedOffset>, u64);
 
 /// Stores decisions (receipts, latencies, certificates) in group commits; answers each with
-/// the certificate issued for it, if an approval.
-pub type DecisionWriter = GroupWriter<PendingDecision, Option<Issued>>;
+/// what became of it: the decision in force (a repeat application gets the stored one) and
+/// its certificate, if an approval.
+pub type DecisionWriter = GroupWriter<PendingDecision, Recorded>;
 
 pub fn decision_writer(platform: std::sync::Arc<Platform>) -> DecisionWriter {
     GroupWriter::start(

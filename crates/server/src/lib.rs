@@ -15,6 +15,9 @@ pub mod console;
 pub mod error;
 pub mod governed;
 pub mod group_commit;
+pub mod hardening;
+pub mod limits;
+pub mod outbox;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -87,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .with_state(state)
         .layer(middleware::from_fn(scope_request_id))
+        .layer(middleware::from_fn(hardening::security_headers))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
@@ -95,7 +99,9 @@ pub fn router(state: AppState) -> Router {
                         .get(&X_REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default();
-                    tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+                    // Never the query string, and identifiers in the path masked.
+                    let path = hardening::loggable_path(request.uri().path());
+                    tracing::info_span!("request", request_id = %id, method = %request.method(), path = %path)
                 })
                 .on_response(|response: &Response, latency: Duration, _span: &tracing::Span| {
                     tracing::info!(status = response.status().as_u16(), latency_us = latency.as_micros() as u64, "answered");

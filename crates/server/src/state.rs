@@ -24,6 +24,15 @@ pub struct ServeOptions {
     pub session_ttl_s: u64,
     /// How long an OAuth2 access token lasts.
     pub token_ttl_s: u64,
+    /// `miaopi serve --demo`: the demo's one-time codes are also printed on the terminal.
+    pub demo: bool,
+    /// `--behind-tls-proxy`: cookies are `Secure`, and the client address is the one the proxy
+    /// appended to `X-Forwarded-For`.
+    pub behind_tls_proxy: bool,
+    /// Abuse limits per address and identity.
+    pub limits: crate::limits::Limits,
+    /// How long one query of the SQL endpoint may run.
+    pub sql_timeout_ms: u64,
 }
 
 impl ServeOptions {
@@ -33,6 +42,10 @@ impl ServeOptions {
             pack_dir: pack_dir.to_path_buf(),
             session_ttl_s: 8 * 3600,
             token_ttl_s: 3600,
+            demo: false,
+            behind_tls_proxy: false,
+            limits: crate::limits::Limits::default(),
+            sql_timeout_ms: 30_000,
         }
     }
 }

@@ -281,3 +281,82 @@ async fn a_forged_head_is_noticed() {
     let p = gov.verify_audit_chain().await.unwrap().problem.unwrap();
     assert_eq!((p.seq, p.kind), (20, ChainProblemKind::HeadMismatch));
 }
+
+/// An attacker who can write the meta store rewrites the chain from scratch: entries,
+/// hashes, the head and the stored checkpoints all recomputed. The store alone then verifies;
+/// checkpoints exported earlier and kept elsewhere (anchors) do not agree with it.
+#[tokio::test]
+async fn a_chain_rewritten_from_scratch_is_caught_by_exported_checkpoints() {
+    let (s, gov) = chain(150).await;
+    let anchors = {
+        gov.checkpoint(Utc::now()).await.unwrap();
+        gov.checkpoints().await.unwrap()
+    };
+    assert!(anchors.iter().any(|c| c.seq == 150), "{anchors:?}");
+    assert!(
+        gov.verify_audit_chain_against(&anchors)
+            .await
+            .unwrap()
+            .intact
+    );
+
+    exec(
+        &s,
+        "UPDATE gov_audit_entries SET actor_id = 'someone_else' WHERE seq = 42",
+    )
+    .await;
+    let mut records = gov
+        .audit_entries(&AuditFilter {
+            limit: Some(1000),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    records.reverse();
+    let mut prev = records[40].entry_hash.clone();
+    for r in &records[41..] {
+        let h = entry_hash(&prev, r.seq, &r.entry).unwrap();
+        sqlx::query("UPDATE gov_audit_entries SET prev_hash = ?, entry_hash = ? WHERE seq = ?")
+            .bind(&prev)
+            .bind(&h)
+            .bind(r.seq as i64)
+            .execute(s.meta.pool())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE gov_audit_checkpoints SET entry_hash = ? WHERE seq = ?")
+            .bind(&h)
+            .bind(r.seq as i64)
+            .execute(s.meta.pool())
+            .await
+            .unwrap();
+        prev = h;
+    }
+    sqlx::query("UPDATE gov_audit_head SET last_hash = ?")
+        .bind(&prev)
+        .execute(s.meta.pool())
+        .await
+        .unwrap();
+    let alone = gov.verify_audit_chain().await.unwrap();
+    assert!(
+        alone.intact,
+        "the store alone cannot tell a rewrite from scratch: {alone:?}"
+    );
+    let anchored = gov.verify_audit_chain_against(&anchors).await.unwrap();
+    assert!(!anchored.intact);
+    let p = anchored.problem.unwrap();
+    assert_eq!(p.kind, ChainProblemKind::CheckpointMismatch, "{p:?}");
+    // The first exported checkpoint after the edit: seq 100.
+    assert_eq!(p.seq, 100);
+
+    // A chain cut short of an exported checkpoint is caught too.
+    let later = miaopi_govern::Checkpoint {
+        seq: 151,
+        entry_hash: "00".repeat(32),
+        created_at: Utc::now(),
+    };
+    let cut = gov
+        .verify_audit_chain_against(std::slice::from_ref(&later))
+        .await
+        .unwrap();
+    assert_eq!(cut.problem.map(|p| p.kind), Some(ChainProblemKind::Missing));
+}

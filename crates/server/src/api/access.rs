@@ -3,16 +3,17 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, Utc};
 use miaopi_govern::{AuditFilter, GovernError, GrantRequest, Principal, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Authenticated, Caller, SESSION_COOKIE};
+use crate::auth::{Authenticated, Caller, session_cookie_header};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::governed::parse_purpose;
+use crate::limits::{ClientAddr, Scope};
 use crate::state::AppState;
 
 /// OAuth2 token request (RFC 6749 §4.4, form-encoded).
@@ -38,11 +39,14 @@ pub struct TokenResponse {
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "访问令牌", body = TokenResponse),
               (status = 400, description = "请求无效", body = ErrorBody),
-              (status = 401, description = "凭据无效", body = ErrorBody)))]
+              (status = 401, description = "凭据无效", body = ErrorBody),
+              (status = 429, description = "尝试过于频繁", body = ErrorBody)))]
 pub async fn token(
     State(state): State<AppState>,
+    addr: ClientAddr,
     axum::Form(form): axum::Form<TokenForm>,
 ) -> ApiResult<Json<TokenResponse>> {
+    crate::limits::admit(&state, Scope::Token, addr, &form.client_id)?;
     if form.grant_type != "client_credentials" {
         return Err(ApiError::bad_request(
             "unsupported_grant_type",
@@ -84,6 +88,8 @@ pub struct SessionResponse {
     /// Who is logged in (display name, or the masked resident ID of a citizen).
     pub who: String,
     pub roles: Vec<String>,
+    /// Send as `X-CSRF-Token` with writes authenticated by the session cookie.
+    pub csrf_token: String,
 }
 
 fn role_name(role: &Role) -> String {
@@ -93,16 +99,8 @@ fn role_name(role: &Role) -> String {
     }
 }
 
-/// The `Set-Cookie` value of a session (HttpOnly, SameSite=Lax).
-pub fn session_cookie_header(token: &str, max_age_s: u64) -> Option<HeaderValue> {
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}"
-    ))
-    .ok()
-}
-
-fn with_cookie(body: SessionResponse, ttl: u64) -> Response {
-    let cookie = session_cookie_header(&body.token, ttl);
+fn with_cookie(state: &AppState, body: SessionResponse, ttl: u64) -> Response {
+    let cookie = session_cookie_header(&body.token, ttl, state.options.behind_tls_proxy);
     let mut response = Json(body).into_response();
     if let Some(c) = cookie {
         response.headers_mut().insert(header::SET_COOKIE, c);
@@ -113,11 +111,14 @@ fn with_cookie(body: SessionResponse, ttl: u64) -> Response {
 /// Starts a console session (administrator, provider reviewer, matter designer, auditor).
 #[utoipa::path(post, path = "/api/v1/session", tag = "access", request_body = LoginRequest,
     responses((status = 200, description = "已登录", body = SessionResponse),
-              (status = 401, description = "用户名或密码错误", body = ErrorBody)))]
+              (status = 401, description = "用户名或密码错误", body = ErrorBody),
+              (status = 429, description = "尝试过于频繁", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
+    addr: ClientAddr,
     Json(request): Json<LoginRequest>,
 ) -> ApiResult<Response> {
+    crate::limits::admit(&state, Scope::Login, addr, &request.username)?;
     let account = state
         .gov
         .authenticate_account(&request.username, &request.password)
@@ -139,7 +140,9 @@ pub async fn login(
         .await
         .map_err(|e| ApiError::internal("creating a session", e))?;
     Ok(with_cookie(
+        &state,
         SessionResponse {
+            csrf_token: crate::auth::csrf_token(&token),
             token,
             expires_in: ttl,
             who,
@@ -171,7 +174,7 @@ pub async fn logout(
             .map_err(|e| ApiError::internal("ending a session", e))?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Some(c) = session_cookie_header("", 0) {
+    if let Some(c) = session_cookie_header("", 0, state.options.behind_tls_proxy) {
         response.headers_mut().insert(header::SET_COOKIE, c);
     }
     Ok(response)
@@ -231,30 +234,26 @@ fn govern_error(e: GovernError, context: &str) -> ApiError {
 /// the server log, standing in for the real identity provider's SMS.
 #[utoipa::path(post, path = "/api/v1/citizen/code", tag = "access", request_body = CitizenCodeRequest,
     responses((status = 202, description = "验证码已发送", body = CodeSent),
-              (status = 400, description = "身份证号无效", body = ErrorBody)))]
+              (status = 400, description = "身份证号无效", body = ErrorBody),
+              (status = 429, description = "尝试过于频繁", body = ErrorBody)))]
 pub async fn citizen_code(
     State(state): State<AppState>,
+    addr: ClientAddr,
     Json(request): Json<CitizenCodeRequest>,
 ) -> ApiResult<(StatusCode, Json<CodeSent>)> {
+    crate::limits::admit(&state, Scope::OneTimeCode, addr, &request.resident_id)?;
     let now = Utc::now();
     let challenge = state
         .citizens
         .start(request.resident_id.trim(), now)
         .await
         .map_err(|e| govern_error(e, "starting a citizen login"))?;
-    // The demo's SMS gateway is the log.
-    if let Some(code) = &challenge.demo_code {
-        tracing::warn!(
-            resident_id = %challenge.resident_id_masked,
-            one_time_code = %code,
-            "citizen one-time code (demo identity provider)"
-        );
-    }
+    crate::outbox::deliver(&state, &challenge);
     Ok((
         StatusCode::ACCEPTED,
         Json(CodeSent {
             message: format!(
-                "验证码已发送至 {} 的登记手机（演示环境：见服务日志）",
+                "验证码已发送至 {} 的登记手机（演示环境：见 miaopi demo 的终端或数据目录中的 demo-sms-outbox.txt）",
                 challenge.resident_id_masked
             ),
             expires_in: (challenge.expires_at - now).num_seconds().max(0) as u64,
@@ -265,11 +264,14 @@ pub async fn citizen_code(
 /// Citizen login: checks the one-time code and starts a session.
 #[utoipa::path(post, path = "/api/v1/citizen/session", tag = "access", request_body = CitizenLoginRequest,
     responses((status = 200, description = "已登录", body = SessionResponse),
-              (status = 401, description = "验证码错误或已过期", body = ErrorBody)))]
+              (status = 401, description = "验证码错误或已过期", body = ErrorBody),
+              (status = 429, description = "尝试过于频繁", body = ErrorBody)))]
 pub async fn citizen_login(
     State(state): State<AppState>,
+    addr: ClientAddr,
     Json(request): Json<CitizenLoginRequest>,
 ) -> ApiResult<Response> {
+    crate::limits::admit(&state, Scope::OneTimeCode, addr, &request.resident_id)?;
     let now = Utc::now();
     let resident_id = miaopi_model::ResidentId::parse(request.resident_id.trim())
         .map_err(|e| {
@@ -297,7 +299,9 @@ pub async fn citizen_login(
         .await
         .map_err(|e| ApiError::internal("creating a session", e))?;
     Ok(with_cookie(
+        &state,
         SessionResponse {
+            csrf_token: crate::auth::csrf_token(&token),
             token,
             expires_in: ttl,
             who,

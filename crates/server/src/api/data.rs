@@ -1,7 +1,7 @@
 //! 一证通办 and shared resource data: every answer cut to the caller's grant, masked by default,
 //! and audited (see [`crate::governed`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{Authenticated, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::governed::{
-    audit_read, audit_reads, consumer_visibility, parse_purpose, purpose_text, read_profile,
+    audit_reads, consumer_visibility, parse_purpose, purpose_text, read_profile,
 };
 use crate::state::AppState;
 
@@ -376,7 +376,20 @@ pub struct SqlRequest {
     /// One SELECT over `ods.*`, `dwd.*`, `quarantine.*`, `link.*`, `base.*`, `graph.*`,
     /// `hist.*`.
     pub sql: String,
+    /// At most this many rows (default and largest: [`SQL_MAX_ROWS`]).
+    pub max_rows: Option<usize>,
+    /// `duty:<履职事由>` or `matter:<事项编码>`: required to see sensitive columns unmasked.
+    pub purpose: Option<String>,
+    /// Sensitive columns (L2–L4 in the catalogue) and resident IDs are masked unless this is
+    /// true and a purpose is stated (audited).
+    #[serde(default)]
+    pub unmasked: bool,
 }
+
+/// The most rows one SQL answer carries.
+pub const SQL_MAX_ROWS: usize = 10_000;
+/// About the most Arrow bytes one SQL answer reads before it is cut.
+pub const SQL_MAX_BYTES: usize = 32 * 1024 * 1024;
 
 /// Result of a query.
 #[derive(Debug, Serialize, ToSchema)]
@@ -384,14 +397,39 @@ pub struct SqlResult {
     pub rows: usize,
     #[schema(value_type = Vec<Object>)]
     pub records: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Rows or bytes beyond the limits were left out.
+    pub truncated: bool,
+    /// Whether sensitive values were masked.
+    pub masked: bool,
+    /// The table columns the query's plan read (as audited).
+    pub columns_read: Vec<String>,
 }
 
-/// SQL over the lake — administrators only, read-only (DDL, DML and statements refused). The
-/// query text is audited.
+/// The catalogue's sensitivity of a lake table's column (`dwd.hukou_residents` → `name` →
+/// 3), for the layers that hold a resource's fields; link, base and graph tables name their
+/// columns after the fields they carry.
+fn column_sensitivity(state: &AppState, table: &str, column: &str) -> Option<u8> {
+    let resource = table.rsplit('.').next()?;
+    if let Some(r) = state.pack.resource(resource) {
+        return r.field(column).map(|f| f.sensitivity.level());
+    }
+    // A derived table: the most sensitive level any resource gives a field of this name.
+    state
+        .pack
+        .resources
+        .iter()
+        .filter_map(|r| r.field(column))
+        .map(|f| f.sensitivity.level())
+        .max()
+}
+
+/// SQL over the lake — administrators only, read-only (DDL, DML and statements refused), with
+/// row, byte and time limits. Sensitive columns are masked unless a purpose is stated and
+/// unmasking asked for; the audit entry names the tables and columns the plan reads.
 #[utoipa::path(post, path = "/api/v1/sql", tag = "data", request_body = SqlRequest,
     security(("session" = []), ("bearer" = [])),
     responses((status = 200, description = "查询结果", body = SqlResult),
-              (status = 400, description = "SQL 无效或不是只读查询", body = ErrorBody),
+              (status = 400, description = "SQL 无效、不是只读查询或超时", body = ErrorBody),
               (status = 401, description = "未认证", body = ErrorBody),
               (status = 403, description = "仅管理员", body = ErrorBody)))]
 pub async fn sql(
@@ -405,26 +443,92 @@ pub async fn sql(
             "只有管理员可以执行 SQL 查询",
         ));
     }
+    let purpose = match request.purpose.as_deref() {
+        Some(p) => crate::governed::purpose_text(&parse_purpose(Some(p))?),
+        None if request.unmasked => {
+            return Err(ApiError::bad_request(
+                "purpose_required",
+                "查看未脱敏数据须说明用途：purpose=duty:<履职事由> 或 matter:<事项编码>",
+            ));
+        }
+        None => "duty:平台运维查询".to_owned(),
+    };
+    let masked = !request.unmasked;
+    let limits = miaopi_lake::QueryLimits {
+        max_rows: request.max_rows.unwrap_or(SQL_MAX_ROWS).min(SQL_MAX_ROWS),
+        max_bytes: SQL_MAX_BYTES,
+        timeout: std::time::Duration::from_millis(state.options.sql_timeout_ms),
+    };
     let views = miaopi_batch::history_views(&state.pack);
-    let batches = state
+    let result = state
         .lake
-        .query_with_views(&request.sql, &AsOf::Latest, &views)
+        .query_bounded(&request.sql, &AsOf::Latest, &views, &limits)
         .await
-        .map_err(|e| {
-            ApiError::bad_request("bad_sql", format!("查询失败（仅允许只读查询）：{e}"))
+        .map_err(|e| match e {
+            miaopi_lake::LakeError::Timeout(t) => ApiError::bad_request(
+                "query_timeout",
+                format!("查询超过 {} 秒未完成，已停止", t.as_secs_f64()),
+            ),
+            e => ApiError::bad_request("bad_sql", format!("查询失败（仅允许只读查询）：{e}")),
         })?;
-    let records = batches_to_json(&batches)?;
-    audit_read(
-        &state,
-        &caller,
-        "*",
-        "sql",
-        vec![request.sql.chars().take(2000).collect()],
-        "duty:平台运维查询",
-    )
-    .await?;
+    let mut records = batches_to_json(&result.batches)?;
+    if masked {
+        // An output column named after a sensitive field of a table read is masked at the
+        // field's level; any resident ID left in any text is masked too.
+        let levels: BTreeMap<String, u8> = result
+            .columns_read
+            .iter()
+            .flat_map(|(table, columns)| {
+                columns.iter().filter_map(|c| {
+                    column_sensitivity(&state, table, c)
+                        .filter(|l| *l >= 2)
+                        .map(|l| (c.clone(), l))
+                })
+            })
+            .collect();
+        for record in &mut records {
+            for (column, value) in record.iter_mut() {
+                if let (Some(level), serde_json::Value::String(text)) =
+                    (levels.get(column), &*value)
+                {
+                    *value = serde_json::Value::String(mask_value(column, text, *level));
+                }
+            }
+            let mut whole = serde_json::Value::Object(std::mem::take(record));
+            crate::governed::mask_ids(&mut whole);
+            if let serde_json::Value::Object(map) = whole {
+                *record = map;
+            }
+        }
+    }
+    let columns_read: Vec<String> = result
+        .columns_read
+        .iter()
+        .flat_map(|(t, cs)| cs.iter().map(move |c| format!("{t}.{c}")))
+        .collect();
+    let (actor_kind, actor_id) = caller.actor();
+    state
+        .audit
+        .submit(miaopi_govern::AuditEntry {
+            actor_kind,
+            actor_id,
+            subject: "*".into(),
+            action: if masked { "sql" } else { "sql_unmasked" }.into(),
+            resources: result.columns_read.keys().cloned().collect(),
+            fields: columns_read.clone(),
+            purpose,
+            request_id: crate::error::current_request_id(),
+            detail: request.sql.chars().take(2000).collect(),
+            at: chrono::Utc::now(),
+            ..miaopi_govern::AuditEntry::default()
+        })
+        .await
+        .map_err(|e| ApiError::internal("writing the audit chain", e))?;
     Ok(Json(SqlResult {
         rows: records.len(),
         records,
+        truncated: result.truncated,
+        masked,
+        columns_read,
     }))
 }

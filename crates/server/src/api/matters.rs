@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{Authenticated, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::governed::audit_read;
+use crate::limits::{ClientAddr, Scope};
 use crate::state::AppState;
 
 /// Now in Asia/Shanghai: decision times and default application dates.
@@ -131,9 +132,14 @@ pub struct ApplicationRequest {
     pub matter: String,
     /// 申请人: resident ID or credit code. A citizen applies for themself (may be omitted).
     pub applicant: Option<String>,
-    /// 申请日期 (default today, Asia/Shanghai).
+    /// 申请日期 (default today, Asia/Shanghai). Never in the future; an earlier date only
+    /// when an administrator records the application at a counter (窗口补录) with
+    /// `backdate_reason`, within the matter's window.
     #[schema(value_type = Option<String>, format = Date)]
     pub application_date: Option<NaiveDate>,
+    /// 补录理由: why an officer dates the application before today (administrators only).
+    #[serde(default)]
+    pub backdate_reason: Option<String>,
     /// 表单: form item name → value.
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -175,16 +181,40 @@ pub struct DecisionView {
     pub certificate_id: Option<String>,
     /// Microseconds spent deciding (fact binding, rules, receipt, certificate).
     pub decision_us: u64,
-    /// The full receipt (facts with provenance, parameters, rule rows).
+    /// The full receipt (facts with provenance, parameters, rule rows), other parties masked.
     #[schema(value_type = Object)]
     pub receipt: serde_json::Value,
+    /// 一次办理: the applicant already had a decision in force for this period that decides
+    /// alike; this is that decision (nothing new was stored or issued).
+    pub repeat: bool,
+    /// The receipt id of the decision this one replaced (the facts changed; its certificate is
+    /// revoked).
+    pub supersedes: Option<String>,
 }
 
 fn decision_view(
+    state: &AppState,
     receipt: &Receipt,
     certificate_id: Option<String>,
     decision_us: u64,
 ) -> DecisionView {
+    let shown = crate::governed::receipt_for_display(state, receipt);
+    // Reasons can quote another party's identifiers (a parent's ID): shown as masked too.
+    let text = |path: &[&str]| -> Option<serde_json::Value> {
+        path.iter().try_fold(&shown, |v, k| v.get(*k)).cloned()
+    };
+    let reasons: Vec<String> = text(&["reasons"])
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let condition_reasons: Vec<String> = shown
+        .get("conditions")
+        .and_then(|c| c.as_array())
+        .map(|cs| {
+            cs.iter()
+                .map(|c| c["reason"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
     DecisionView {
         receipt_id: receipt.receipt_id.clone(),
         matter: receipt.matter.code.clone(),
@@ -198,21 +228,24 @@ fn decision_view(
         conditions: receipt
             .conditions
             .iter()
-            .map(|c| ConditionView {
+            .zip(condition_reasons)
+            .map(|(c, reason)| ConditionView {
                 code: c.code.clone(),
                 label: c.label.clone(),
                 status: serde_json::to_value(c.status)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default(),
-                reason: c.reason.clone(),
+                reason,
             })
             .collect(),
-        reasons: receipt.reasons.clone(),
+        reasons,
         decided_at: receipt.decided_at.to_rfc3339(),
         certificate_id,
         decision_us,
-        receipt: serde_json::to_value(receipt).unwrap_or_default(),
+        receipt: shown,
+        repeat: false,
+        supersedes: None,
     }
 }
 
@@ -235,13 +268,17 @@ fn parse_subject(text: &str) -> ApiResult<SubjectKey> {
               (status = 400, description = "申请无效", body = ErrorBody),
               (status = 401, description = "未认证", body = ErrorBody),
               (status = 403, description = "不能代他人申请", body = ErrorBody),
-              (status = 404, description = "无此事项", body = ErrorBody)))]
+              (status = 404, description = "无此事项", body = ErrorBody),
+              (status = 429, description = "申请过于频繁", body = ErrorBody)))]
 pub async fn apply(
     State(state): State<AppState>,
+    addr: ClientAddr,
     Authenticated(caller): Authenticated,
     Json(request): Json<ApplicationRequest>,
 ) -> ApiResult<Json<DecisionView>> {
-    Ok(Json(decide_application(&state, &caller, &request).await?))
+    Ok(Json(
+        decide_application(&state, addr, &caller, &request).await?,
+    ))
 }
 
 /// Decides one application for `caller`: who may apply for whom, the form typed by the
@@ -249,10 +286,12 @@ pub async fn apply(
 /// application page both call this, so they accept, refuse and record exactly alike.
 pub async fn decide_application(
     state: &AppState,
+    addr: ClientAddr,
     caller: &Caller,
     request: &ApplicationRequest,
 ) -> ApiResult<DecisionView> {
     let started = std::time::Instant::now();
+    crate::limits::admit(state, Scope::Application, addr, &caller.actor().1)?;
     let applicant = match (&caller, &request.applicant) {
         (Caller::Citizen { resident_id }, None) => parse_subject(resident_id)?,
         (Caller::Citizen { resident_id }, Some(a)) => {
@@ -279,8 +318,32 @@ pub async fn decide_application(
             ));
         }
     };
+    let backdated = match (&caller, &request.backdate_reason) {
+        (_, None) => None,
+        (Caller::Account(a), Some(reason)) if caller.is_administrator() => {
+            Some(miaopi_decide::Backdating {
+                officer: a.username.clone(),
+                reason: reason.clone(),
+            })
+        }
+        _ => {
+            return Err(ApiError::forbidden(
+                "backdate_counter_only",
+                "只有窗口工作人员（管理员）可以补录较早的申请日期",
+            ));
+        }
+    };
     let now = now_shanghai();
     let date = request.application_date.unwrap_or_else(|| now.date_naive());
+    if date > now.date_naive() {
+        // Refused before any version lookup, so a far-future date reads as what it is.
+        return Err(decide_refusal(
+            miaopi_decide::DecideError::FutureApplicationDate {
+                date,
+                today: now.date_naive(),
+            },
+        ));
+    }
     let package = in_force(state, &request.matter, Some(date))?;
     let form = miaopi_apply::form_from_json(package, &request.form)
         .map_err(|e| ApiError::bad_request("invalid_form", e.0))?;
@@ -294,6 +357,7 @@ pub async fn decide_application(
         commitments: request.commitments.clone(),
         accept_pending_materials: request.accept_pending_materials,
         prior_false_commitment: false,
+        backdated,
     };
     // Deciding is CPU work of a fraction of a millisecond (facts from the index, the rules):
     // done here. Storing the receipt and the audit entry are durable writes: both go to their
@@ -302,23 +366,55 @@ pub async fn decide_application(
         .platform
         .decide(application, now)
         .map_err(|e| match e {
-            miaopi_apply::ApplyError::Decide(d) => {
-                ApiError::bad_request("application_refused", format!("申请无法受理：{d}"))
-            }
+            miaopi_apply::ApplyError::Decide(d) => decide_refusal(d),
             other => ApiError::internal("deciding an application", other),
         })?;
     // The dashboard's latency: from the request to the decision made and ready to store (the
     // shared commit that follows is the same for every decision of its group).
     let decision_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let facts: Vec<String> = receipt.facts.keys().cloned().collect();
     let purpose = format!("matter:{}", request.matter);
-    let audited = audit_read(state, caller, &subject, "decide", facts, &purpose);
+    // One entry per person or enterprise whose data the decision used (the applicant, and a
+    // spouse or parent found in the graph), so each sees it on their "who used my data" page.
+    let backdated = receipt.application.backdated.is_some();
+    let purpose = &purpose;
+    let subject = &subject;
+    let audited = futures::future::try_join_all(
+        crate::governed::decision_subjects(state, &receipt)
+            .into_iter()
+            .map(|(party, mut facts)| async move {
+                if backdated && &party == subject {
+                    // The chain shows that an officer chose the date; the reason is in the
+                    // receipt.
+                    facts.push(format!("backdated_to:{date}"));
+                }
+                audit_read(state, caller, &party, "decide", facts, purpose).await
+            }),
+    );
     let stored = state.decisions.submit((receipt.clone(), now, decision_us));
     let (audited, stored) = tokio::join!(audited, stored);
     audited?;
-    let issued = stored.map_err(|e| ApiError::internal("storing a decision", e))?;
-    let certificate_id = issued.map(|c| c.certificate.certificate.id);
-    Ok(decision_view(&receipt, certificate_id, decision_us))
+    let recorded = stored.map_err(|e| ApiError::internal("storing a decision", e))?;
+    let certificate_id = recorded
+        .certificate
+        .as_ref()
+        .map(|c| c.certificate.certificate.id.clone());
+    let mut view = decision_view(state, &recorded.receipt, certificate_id, decision_us);
+    view.repeat = recorded.repeat;
+    view.supersedes = recorded.supersedes;
+    if view.repeat {
+        view.reasons.push(format!(
+            "本事项{}，本期已有决定（{}），按原决定答复",
+            package.manifest.period.label_zh(),
+            recorded.receipt.decided_at.format("%Y-%m-%d %H:%M")
+        ));
+    }
+    Ok(view)
+}
+
+/// An application the engine would not decide, with the engine's stable code.
+fn decide_refusal(e: miaopi_decide::DecideError) -> ApiError {
+    let code = e.client_code().unwrap_or("application_refused");
+    ApiError::bad_request(code, format!("申请无法受理：{e}"))
 }
 
 /// A stored decision with its full receipt: the applicant themself, administrators, auditors.
@@ -373,7 +469,7 @@ pub async fn decision(
         "duty:查看办理结果",
     )
     .await?;
-    Ok(Json(decision_view(&receipt, certificate_id, 0)))
+    Ok(Json(decision_view(&state, &receipt, certificate_id, 0)))
 }
 
 /// Decisions query.
@@ -422,7 +518,10 @@ pub async fn decisions(
 /// Verification of a certificate file.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CertificateCheck {
+    /// Signed by this platform, unchanged, and not revoked.
     pub valid: bool,
+    /// On the revocation list (证照已撤销): the decision behind it was superseded.
+    pub revoked: bool,
     /// Why not, when not valid.
     pub reason: Option<String>,
     #[schema(value_type = Object)]
@@ -445,18 +544,28 @@ pub async fn verify_certificate_file(
             "请在请求体中提交证照文件",
         ));
     }
-    Ok(Json(
-        match verify_certificate(&body, &state.platform.keys().public_key()) {
-            Ok(c) => CertificateCheck {
-                valid: true,
-                reason: None,
+    let check = match verify_certificate(&body, &state.platform.keys().public_key()) {
+        Ok(c) => {
+            // Signed by us, but perhaps revoked since (its decision was superseded).
+            let revoked = state
+                .platform
+                .meta
+                .certificate_revocation(&c.id)
+                .await
+                .map_err(|e| ApiError::internal("reading the revocation list", e))?;
+            CertificateCheck {
+                valid: revoked.is_none(),
+                revoked: revoked.is_some(),
+                reason: revoked.map(|r| format!("证照已于 {} 撤销：{}", r.revoked_at, r.reason)),
                 certificate: serde_json::to_value(&c).ok(),
-            },
-            Err(e) => CertificateCheck {
-                valid: false,
-                reason: Some(format!("核验失败：{e}")),
-                certificate: None,
-            },
+            }
+        }
+        Err(e) => CertificateCheck {
+            valid: false,
+            revoked: false,
+            reason: Some(format!("核验失败：{e}")),
+            certificate: None,
         },
-    ))
+    };
+    Ok(Json(check))
 }

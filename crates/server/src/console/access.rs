@@ -11,7 +11,8 @@ use miaopi_govern::Principal;
 use serde::Deserialize;
 
 use super::{Chrome, PageResult, Viewer, error_page, internal, render, safe_next, same_origin};
-use crate::api::access::session_cookie_header;
+use crate::auth::session_cookie_header;
+use crate::limits::{ClientAddr, Limited, Scope};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -52,10 +53,19 @@ fn refuse_cross_site() -> super::Refusal {
     )
 }
 
+/// The page for a caller over an abuse limit (the same limits as the API's).
+fn too_many(title: &str) -> super::Refusal {
+    error_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        Chrome::anonymous(title),
+        Limited::MESSAGE_ZH,
+    )
+}
+
 /// Redirects to `to` with the session cookie set.
-fn with_session(token: &str, ttl: u64, to: &str) -> Response {
+fn with_session(state: &AppState, token: &str, ttl: u64, to: &str) -> Response {
     let mut response = Redirect::to(to).into_response();
-    if let Some(cookie) = session_cookie_header(token, ttl) {
+    if let Some(cookie) = session_cookie_header(token, ttl, state.options.behind_tls_proxy) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     response
@@ -63,12 +73,15 @@ fn with_session(token: &str, ttl: u64, to: &str) -> Response {
 
 pub async fn login(
     State(state): State<AppState>,
+    addr: ClientAddr,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> PageResult {
     if !same_origin(&headers) {
         return Err(refuse_cross_site());
     }
+    crate::limits::admit(&state, Scope::Login, addr, &form.username)
+        .map_err(|_| too_many("工作人员登录"))?;
     let next = safe_next(form.next.as_deref());
     let account = state
         .gov
@@ -91,7 +104,7 @@ pub async fn login(
         .create_session(&Principal::Account(account), Utc::now(), ttl)
         .await
         .map_err(|e| internal(Chrome::anonymous("登录"), "creating a session", e))?;
-    Ok(with_session(&token, ttl, &next))
+    Ok(with_session(&state, &token, ttl, &next))
 }
 
 #[derive(Deserialize)]
@@ -113,7 +126,7 @@ pub async fn logout(
         .await
         .map_err(|e| internal(viewer.chrome("退出", ""), "ending a session", e))?;
     let mut response = Redirect::to("/console/login").into_response();
-    if let Some(cookie) = session_cookie_header("", 0) {
+    if let Some(cookie) = session_cookie_header("", 0, state.options.behind_tls_proxy) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     Ok(response)
@@ -143,15 +156,19 @@ pub struct CodeForm {
     resident_id: String,
 }
 
-/// Step 1: sends a one-time code (the demo provider writes it to the server log).
+/// Step 1: sends a one-time code (the demo provider's go to its SMS outbox, see
+/// [`crate::outbox`]).
 pub async fn citizen_code(
     State(state): State<AppState>,
+    addr: ClientAddr,
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> PageResult {
     if !same_origin(&headers) {
         return Err(refuse_cross_site());
     }
+    crate::limits::admit(&state, Scope::OneTimeCode, addr, &form.resident_id)
+        .map_err(|_| too_many("群众登录"))?;
     let chrome = || Chrome::anonymous("群众登录");
     let challenge = match state
         .citizens
@@ -171,19 +188,12 @@ pub async fn citizen_code(
         }
         Err(e) => return Err(internal(chrome(), "starting a citizen login", e)),
     };
-    // The demo's SMS gateway is the log, as in the API.
-    if let Some(code) = &challenge.demo_code {
-        tracing::warn!(
-            resident_id = %challenge.resident_id_masked,
-            one_time_code = %code,
-            "citizen one-time code (demo identity provider)"
-        );
-    }
+    crate::outbox::deliver(&state, &challenge);
     Ok(render(&CitizenLoginPage {
         chrome: chrome(),
         resident_id: challenge.resident_id.clone(),
         message: format!(
-            "验证码已发送至 {} 的登记手机（演示环境：验证码写在服务日志中）",
+            "验证码已发送至 {} 的登记手机（演示环境：见 miaopi demo 的终端或数据目录中的 demo-sms-outbox.txt）",
             challenge.resident_id_masked
         ),
         error: String::new(),
@@ -199,12 +209,15 @@ pub struct CitizenLoginForm {
 /// Step 2: checks the code and starts the citizen's session.
 pub async fn citizen_login(
     State(state): State<AppState>,
+    addr: ClientAddr,
     headers: HeaderMap,
     Form(form): Form<CitizenLoginForm>,
 ) -> PageResult {
     if !same_origin(&headers) {
         return Err(refuse_cross_site());
     }
+    crate::limits::admit(&state, Scope::OneTimeCode, addr, &form.resident_id)
+        .map_err(|_| too_many("群众登录"))?;
     let chrome = || Chrome::anonymous("群众登录");
     let again = |resident_id: String, error: String, status: StatusCode| {
         let mut page = render(&CitizenLoginPage {
@@ -251,5 +264,5 @@ pub async fn citizen_login(
         .create_session(&Principal::Citizen { resident_id }, now, ttl)
         .await
         .map_err(|e| internal(chrome(), "creating a session", e))?;
-    Ok(with_session(&token, ttl, "/console/apply"))
+    Ok(with_session(&state, &token, ttl, "/console/apply"))
 }

@@ -458,11 +458,14 @@ fn application(p: &Package, values: &[(String, String)]) -> Result<ApplicationRe
         form,
         commitments,
         accept_pending_materials: get("pending_materials").is_some_and(|v| !v.is_empty()),
+        // The citizen's own page: citizens apply for today, never backdated.
+        backdate_reason: None,
     })
 }
 
 pub async fn apply(
     State(state): State<AppState>,
+    addr: crate::limits::ClientAddr,
     viewer: Viewer,
     Path(code): Path<String>,
     Form(values): Form<Vec<(String, String)>>,
@@ -484,7 +487,7 @@ pub async fn apply(
         Ok(r) => r,
         Err(message) => return Ok(refused(message)),
     };
-    match decide_application(&state, &viewer.caller, &request).await {
+    match decide_application(&state, addr, &viewer.caller, &request).await {
         Ok(decision) => Ok(render(&apply_page(
             &viewer,
             p,

@@ -29,7 +29,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
 use miaopi_govern::{Principal, Role};
-use sm3::{Digest, Sm3};
 
 use crate::auth::{Caller, session_cookie};
 use crate::state::AppState;
@@ -243,20 +242,6 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
-/// The CSRF token of a session: SM3 over a domain tag and the session token. The token is
-/// secret (an HttpOnly cookie), so another site cannot compute it.
-fn csrf_of(session: &str) -> String {
-    let mut h = Sm3::new();
-    h.update(b"miaopi-console-csrf\0");
-    h.update(session.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Compares without an early exit, so the time taken does not tell how much matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 fn role_labels(roles: &[Role]) -> String {
     roles
         .iter()
@@ -291,7 +276,7 @@ impl Viewer {
     }
 
     pub fn csrf(&self) -> String {
-        csrf_of(&self.session)
+        crate::auth::csrf_token(&self.session)
     }
 
     /// The frame of a page, with the navigation this viewer may use; `active` is the href of
@@ -358,7 +343,7 @@ impl Viewer {
 
     /// Checks a POST: same origin and the session's CSRF token.
     pub fn check_post(&self, token: &str) -> Result<(), Refusal> {
-        if self.same_origin && constant_time_eq(token.as_bytes(), self.csrf().as_bytes()) {
+        if self.same_origin && crate::auth::csrf_matches(&self.session, token) {
             Ok(())
         } else {
             Err(error_page(
@@ -474,12 +459,14 @@ mod tests {
 
     #[test]
     fn csrf_tokens_are_per_session() {
-        let a = csrf_of("session-a");
+        use crate::auth::{csrf_matches, csrf_token};
+        let a = csrf_token("session-a");
         assert_eq!(a.len(), 64);
-        assert_eq!(a, csrf_of("session-a"));
-        assert_ne!(a, csrf_of("session-b"));
-        assert!(constant_time_eq(a.as_bytes(), a.as_bytes()));
-        assert!(!constant_time_eq(a.as_bytes(), csrf_of("x").as_bytes()));
-        assert!(!constant_time_eq(b"", a.as_bytes()));
+        assert_eq!(a, csrf_token("session-a"));
+        assert_ne!(a, csrf_token("session-b"));
+        assert!(csrf_matches("session-a", &a));
+        assert!(!csrf_matches("session-b", &a));
+        assert!(!csrf_matches("session-a", ""));
+        assert!(!csrf_matches("session-a", &a[..63]));
     }
 }

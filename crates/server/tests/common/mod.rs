@@ -100,10 +100,18 @@ impl Env {
     /// Generates, ingests and links the district, bootstraps the demo identities and starts
     /// the server. Each test binary calls this once (behind a `OnceLock`).
     pub fn start() -> Env {
+        Env::start_with(|_| {})
+    }
+
+    /// Like [`Env::start`], with the server's options changed by `configure`.
+    pub fn start_with(configure: impl FnOnce(&mut ServeOptions)) -> Env {
         let out = tempfile::tempdir().unwrap();
         let cfg = SynthConfig {
             people: 3_000,
             insurance_months: 2,
+            // Applications are dated today (the engine refuses other dates without a counter
+            // officer's reason), so the district is generated as of today.
+            as_of: miaopi_decide::dates::now_shanghai().date_naive(),
             ..SynthConfig::default()
         };
         miaopi_synth::generate(pack(), out.path(), &cfg, &NoProgress).unwrap();
@@ -124,12 +132,11 @@ impl Env {
                 inner: gov.one_time_codes(),
                 sent: codes.clone(),
             };
-            let state = AppState::open_with(
-                ServeOptions::new(home.path(), &pack_dir()),
-                Some(Box::new(provider)),
-            )
-            .await
-            .unwrap();
+            let mut options = ServeOptions::new(home.path(), &pack_dir());
+            configure(&mut options);
+            let state = AppState::open_with(options, Some(Box::new(provider)))
+                .await
+                .unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let base = format!("http://{}", listener.local_addr().unwrap());
             tokio::spawn(miaopi_server::serve(
@@ -212,4 +219,32 @@ pub struct Scenario {
     pub applicant: String,
     pub application_date: NaiveDate,
     pub expected: String,
+    /// The generator's form values (its own keys; see [`form_input`]).
+    #[serde(default)]
+    pub form: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The matter's form input for a generator form key.
+pub fn form_input(matter: &str, key: &str) -> &'static str {
+    match (matter, key) {
+        ("newborn_hukou", "birth_certificate_no") => "出生医学证明编号",
+        ("newborn_hukou", "child_name") => "新生儿姓名",
+        ("newborn_hukou", "child_id") => "新生儿身份证号",
+        ("individual_business", "name") => "拟用名称",
+        ("individual_business", "premises_address_code") => "经营场所地址编码",
+        ("individual_business", "industry") => "行业门类",
+        _ => panic!("{matter}: the generator's form key {key:?} has no form input here"),
+    }
+}
+
+impl Scenario {
+    /// The scenario's form as the API takes it (form input → value).
+    pub fn api_form(&self, matter: &str) -> serde_json::Value {
+        serde_json::Value::Object(
+            self.form
+                .iter()
+                .map(|(k, v)| (form_input(matter, k).to_owned(), v.clone()))
+                .collect(),
+        )
+    }
 }
