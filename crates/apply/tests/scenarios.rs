@@ -62,9 +62,6 @@ fn district() -> &'static District {
         let cfg = SynthConfig {
             people: 10_000,
             insurance_months: 2,
-            // Applications are dated today (the engine refuses other dates without a counter
-            // officer's reason), so the district is generated as of today.
-            as_of: miaopi_decide::dates::now_shanghai().date_naive(),
             ..SynthConfig::default()
         };
         miaopi_synth::generate(pack(), out.path(), &cfg, &NoProgress).unwrap();
@@ -172,9 +169,11 @@ fn application(matter: &str, s: &Scenario) -> Application {
     }
 }
 
-/// Decisions are made now: the data were ingested now, and freshness is judged against it.
+/// Decisions are made on the district's as-of day, the day its scenarios are dated (the engine
+/// refuses an application dated another day than its decision). The data were ingested later,
+/// in real time, so none of it is stale on that day.
 fn now() -> DateTime<FixedOffset> {
-    chrono::Utc::now().with_timezone(&miaopi_decide::dates::shanghai())
+    miaopi_decide::testing::test_time(SynthConfig::default().as_of)
 }
 
 fn number(d: &Datum) -> Option<f64> {
@@ -319,7 +318,10 @@ fn every_scenario_gets_the_expected_outcome_and_replays() {
         let rows: Vec<_> = receipts.iter().map(decision_record).collect();
         let new = platform.meta.store_decisions(&rows).await.unwrap();
         let distinct: BTreeSet<&str> = receipts.iter().map(|r| r.receipt_id.as_str()).collect();
-        assert_eq!(new as usize, distinct.len());
+        // Decisions are dated on the as-of day, so the certificate test (same binary) may have
+        // stored some of these very receipts already: those are not new, and every one must be
+        // there afterwards (checked below).
+        assert!(new as usize <= distinct.len(), "{new} > {}", distinct.len());
         for r in &receipts {
             let stored = platform.receipt(&r.receipt_id).await.unwrap().unwrap();
             assert_eq!(&stored, r);

@@ -159,7 +159,7 @@ async fn account_command(gov: &Governance, command: AccountCommand) -> Result<()
             let a = gov
                 .create_account(&username, &password, &shown, &roles)
                 .await?;
-            println!("已创建账号 {}（{}）", a.username, role_list(&a.roles));
+            println!("已创建账号 {}（{}）", a.username, Role::labels_zh(&a.roles));
             println!("密码（只显示这一次）: {password}");
         }
         AccountCommand::List => {
@@ -168,7 +168,7 @@ async fn account_command(gov: &Governance, command: AccountCommand) -> Result<()
                     "{}\t{}\t{}",
                     a.username,
                     a.display_name,
-                    role_list(&a.roles)
+                    Role::labels_zh(&a.roles)
                 );
             }
         }
@@ -185,14 +185,6 @@ async fn account_command(gov: &Governance, command: AccountCommand) -> Result<()
         }
     }
     Ok(())
-}
-
-fn role_list(roles: &[Role]) -> String {
-    roles
-        .iter()
-        .map(Role::label_zh)
-        .collect::<Vec<_>>()
-        .join("、")
 }
 
 async fn consumer_command(gov: &Governance, command: ConsumerCommand) -> Result<()> {

@@ -161,7 +161,9 @@ fn demo_generates_and_ingests_a_district() {
     assert!(text.contains("关联融合"), "{text}");
     let ids = table_csv(
         &home,
-        "SELECT resident_id FROM base.population WHERE registered = 'true' ORDER BY resident_id LIMIT 1",
+        // A registered person with a 户籍 record (the facts below name that source).
+        "SELECT p.resident_id FROM base.population p JOIN dwd.hukou_residents h ON h.resident_id = p.resident_id \
+         WHERE p.registered = 'true' AND h.resident_id_key_status = 'valid' ORDER BY p.resident_id LIMIT 1",
     );
     let id = ids.lines().nth(1).unwrap().trim().to_string();
     assert_eq!(id.len(), 18, "{ids}");

@@ -171,6 +171,20 @@ pub struct AuditVerification {
     pub problem: Option<ChainProblem>,
 }
 
+impl AuditVerification {
+    /// A report with nothing checked yet (not intact until the whole chain is).
+    fn before_any_entry() -> AuditVerification {
+        AuditVerification {
+            intact: false,
+            entries_checked: 0,
+            last_seq: 0,
+            last_hash: hex(&GENESIS),
+            checkpoints_checked: 0,
+            problem: None,
+        }
+    }
+}
+
 /// Which entries to list ([`Governance::audit_entries`]); newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditFilter {
@@ -533,14 +547,7 @@ impl Governance {
             match checkpoints.get(&a.seq) {
                 // Two checkpoints of one seq that differ: the stored one was rewritten.
                 Some(stored) if *stored != a.entry_hash => {
-                    let mut report = AuditVerification {
-                        intact: false,
-                        entries_checked: 0,
-                        last_seq: 0,
-                        last_hash: hex(&GENESIS),
-                        checkpoints_checked: 0,
-                        problem: None,
-                    };
+                    let mut report = AuditVerification::before_any_entry();
                     report.problem = Some(problem(a.seq, ChainProblemKind::CheckpointMismatch));
                     return Ok(report);
                 }
@@ -556,14 +563,7 @@ impl Governance {
         let head_seq = seq_of(&head, "last_seq")?;
         let head_hash: String = head.try_get("last_hash")?;
 
-        let mut report = AuditVerification {
-            intact: false,
-            entries_checked: 0,
-            last_seq: 0,
-            last_hash: hex(&GENESIS),
-            checkpoints_checked: 0,
-            problem: None,
-        };
+        let mut report = AuditVerification::before_any_entry();
         let fail = |mut report: AuditVerification, p: ChainProblem| {
             report.problem = Some(p);
             Ok(report)

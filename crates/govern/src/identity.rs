@@ -59,6 +59,15 @@ impl Role {
         }
     }
 
+    /// The 中文名称 of several roles, joined with 、.
+    pub fn labels_zh(roles: &[Role]) -> String {
+        roles
+            .iter()
+            .map(Role::label_zh)
+            .collect::<Vec<_>>()
+            .join("、")
+    }
+
     /// 中文名称 for the console.
     pub fn label_zh(&self) -> String {
         match self {

@@ -461,10 +461,12 @@ fn mask_ids_in(text: &str, keep: &str) -> Option<String> {
     let mut changed = false;
     let mut i = 0;
     while i < chars.len() {
-        let starts_run = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
+        // Within a longer run of digits it is some other number; glued to letters it is
+        // still an ID.
+        let starts_run = i == 0 || !chars[i - 1].is_ascii_digit();
         if starts_run && i + 18 <= chars.len() {
             let candidate: String = chars[i..i + 18].iter().collect();
-            let ends_run = chars.get(i + 18).is_none_or(|c| !c.is_ascii_alphanumeric());
+            let ends_run = chars.get(i + 18).is_none_or(|c| !c.is_ascii_digit());
             if ends_run
                 && candidate.chars().enumerate().all(|(k, c)| id_char(k, c))
                 && let Ok(id) = miaopi_model::ResidentId::parse(&candidate)
@@ -530,8 +532,9 @@ mod tests {
         assert!(!masked.contains(father), "{masked}");
         assert!(masked.contains("440304********1239"), "{masked}");
         assert!(masked.contains(applicant), "{masked}");
-        // Glued to other letters it is not an ID on its own; nothing to change without IDs.
-        assert!(masked.ends_with(&format!("A{father}")), "{masked}");
+        // Glued to letters it is masked too; inside a longer number it is not an ID.
+        assert!(masked.ends_with("A440304********1239"), "{masked}");
+        assert_eq!(mask_ids_in(&format!("9{father}"), applicant), None);
         assert_eq!(mask_ids_in("年龄 85 岁", applicant), None);
         // A number failing the check digit is not a resident ID.
         assert_eq!(mask_ids_in("440304198001011238", applicant), None);

@@ -229,6 +229,45 @@ async fn swapped_entries_are_named() {
     assert_eq!((p.seq, p.kind), (60, ChainProblemKind::Reordered));
 }
 
+/// What an attacker who edited entry `edited` does next: re-hash it and every entry after it,
+/// and the head — and, with `checkpoints`, the stored checkpoints too.
+async fn rehash_after_edit(s: &Store, gov: &Governance, edited: u64, checkpoints: bool) {
+    let mut records = gov
+        .audit_entries(&AuditFilter {
+            limit: Some(1000),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    records.reverse();
+    let first = records.iter().position(|r| r.seq == edited).unwrap();
+    let mut prev = records[first].prev_hash.clone();
+    for r in &records[first..] {
+        let h = entry_hash(&prev, r.seq, &r.entry).unwrap();
+        sqlx::query("UPDATE gov_audit_entries SET prev_hash = ?, entry_hash = ? WHERE seq = ?")
+            .bind(&prev)
+            .bind(&h)
+            .bind(r.seq as i64)
+            .execute(s.meta.pool())
+            .await
+            .unwrap();
+        if checkpoints {
+            sqlx::query("UPDATE gov_audit_checkpoints SET entry_hash = ? WHERE seq = ?")
+                .bind(&h)
+                .bind(r.seq as i64)
+                .execute(s.meta.pool())
+                .await
+                .unwrap();
+        }
+        prev = h;
+    }
+    sqlx::query("UPDATE gov_audit_head SET last_hash = ?")
+        .bind(&prev)
+        .execute(s.meta.pool())
+        .await
+        .unwrap();
+}
+
 /// An attacker who edits an entry and re-hashes everything after it (and the head) makes the
 /// chain consistent again; only the checkpoint written earlier still tells.
 #[tokio::test]
@@ -239,31 +278,7 @@ async fn a_rewritten_history_disagrees_with_its_checkpoint() {
         "UPDATE gov_audit_entries SET actor_id = 'someone_else' WHERE seq = 42",
     )
     .await;
-    let mut records = gov
-        .audit_entries(&AuditFilter {
-            limit: Some(1000),
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap();
-    records.reverse();
-    let mut prev = records[40].entry_hash.clone();
-    for r in &records[41..] {
-        let h = entry_hash(&prev, r.seq, &r.entry).unwrap();
-        sqlx::query("UPDATE gov_audit_entries SET prev_hash = ?, entry_hash = ? WHERE seq = ?")
-            .bind(&prev)
-            .bind(&h)
-            .bind(r.seq as i64)
-            .execute(s.meta.pool())
-            .await
-            .unwrap();
-        prev = h;
-    }
-    sqlx::query("UPDATE gov_audit_head SET last_hash = ?")
-        .bind(&prev)
-        .execute(s.meta.pool())
-        .await
-        .unwrap();
+    rehash_after_edit(&s, &gov, 42, false).await;
     let report = gov.verify_audit_chain().await.unwrap();
     let p = report.problem.unwrap();
     assert_eq!((p.seq, p.kind), (100, ChainProblemKind::CheckpointMismatch));
@@ -305,37 +320,7 @@ async fn a_chain_rewritten_from_scratch_is_caught_by_exported_checkpoints() {
         "UPDATE gov_audit_entries SET actor_id = 'someone_else' WHERE seq = 42",
     )
     .await;
-    let mut records = gov
-        .audit_entries(&AuditFilter {
-            limit: Some(1000),
-            ..AuditFilter::default()
-        })
-        .await
-        .unwrap();
-    records.reverse();
-    let mut prev = records[40].entry_hash.clone();
-    for r in &records[41..] {
-        let h = entry_hash(&prev, r.seq, &r.entry).unwrap();
-        sqlx::query("UPDATE gov_audit_entries SET prev_hash = ?, entry_hash = ? WHERE seq = ?")
-            .bind(&prev)
-            .bind(&h)
-            .bind(r.seq as i64)
-            .execute(s.meta.pool())
-            .await
-            .unwrap();
-        sqlx::query("UPDATE gov_audit_checkpoints SET entry_hash = ? WHERE seq = ?")
-            .bind(&h)
-            .bind(r.seq as i64)
-            .execute(s.meta.pool())
-            .await
-            .unwrap();
-        prev = h;
-    }
-    sqlx::query("UPDATE gov_audit_head SET last_hash = ?")
-        .bind(&prev)
-        .execute(s.meta.pool())
-        .await
-        .unwrap();
+    rehash_after_edit(&s, &gov, 42, true).await;
     let alone = gov.verify_audit_chain().await.unwrap();
     assert!(
         alone.intact,

@@ -242,14 +242,6 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
-fn role_labels(roles: &[Role]) -> String {
-    roles
-        .iter()
-        .map(Role::label_zh)
-        .collect::<Vec<_>>()
-        .join("、")
-}
-
 impl Viewer {
     pub fn is_citizen(&self) -> bool {
         matches!(self.caller, Caller::Citizen { .. })
@@ -299,7 +291,7 @@ impl Viewer {
                 if self.is_auditor() {
                     links.push(("/console/audit", "审计"));
                 }
-                (a.display_name.clone(), role_labels(&a.roles))
+                (a.display_name.clone(), Role::labels_zh(&a.roles))
             }
             Caller::Citizen { resident_id } => {
                 links.push(("/console/apply", "办事"));
