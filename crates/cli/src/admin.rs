@@ -9,7 +9,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use chrono::{NaiveDate, Utc};
 use clap::Subcommand;
 use miaopi_catalog::Pack;
-use miaopi_govern::{Account, Governance, GrantRequest, Purpose, Role, generate_password};
+use miaopi_govern::{
+    Account, ActorKind, AuditEntry, Governance, GrantRequest, Purpose, Role, generate_password,
+};
 
 #[derive(Subcommand)]
 pub enum AdminCommand {
@@ -135,12 +137,60 @@ pub async fn run(pack: &Pack, home: &Path, command: AdminCommand) -> Result<Exit
         .await
         .with_context(|| format!("opening the meta store in {}", home.display()))?;
     let gov = Governance::open(&meta).await?;
+    let (action, detail) = describe(&command);
     match command {
         AdminCommand::Account { command } => account_command(&gov, command).await,
         AdminCommand::Consumer { command } => consumer_command(&gov, command).await,
         AdminCommand::Grant { command } => grant_command(pack, &gov, command).await,
     }?;
+    // Whoever holds the state directory is trusted, but what they did is still on the chain.
+    gov.append_audit(&AuditEntry {
+        actor_kind: ActorKind::System,
+        actor_id: format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        ),
+        action,
+        detail,
+        at: Utc::now(),
+        ..AuditEntry::default()
+    })
+    .await
+    .context("writing the audit entry of the admin command")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The audit action and detail of a command: what was done to whom, never a secret.
+fn describe(command: &AdminCommand) -> (String, String) {
+    let (action, detail) = match command {
+        AdminCommand::Account { command } => match command {
+            AccountCommand::Create {
+                username, roles, ..
+            } => ("account_create", format!("{username} {}", roles.join(","))),
+            AccountCommand::List => ("account_list", String::new()),
+            AccountCommand::Rotate { username } => ("account_rotate", username.clone()),
+            AccountCommand::Revoke { username } => ("account_revoke", username.clone()),
+        },
+        AdminCommand::Consumer { command } => match command {
+            ConsumerCommand::Create { name, .. } => ("consumer_create", name.clone()),
+            ConsumerCommand::List => ("consumer_list", String::new()),
+            ConsumerCommand::Rotate { consumer_id } => ("consumer_rotate", consumer_id.clone()),
+            ConsumerCommand::Revoke { consumer_id } => ("consumer_revoke", consumer_id.clone()),
+        },
+        AdminCommand::Grant { command } => match command {
+            GrantCommand::List { consumer } => ("grant_list", consumer.clone().unwrap_or_default()),
+            GrantCommand::Request {
+                consumer,
+                resource,
+                purpose,
+                ..
+            } => ("grant_request", format!("{consumer} {resource} {purpose}")),
+            GrantCommand::Revoke { grant_id, by } => {
+                ("grant_revoke", format!("{grant_id} by {by}"))
+            }
+        },
+    };
+    (format!("admin_{action}"), detail)
 }
 
 async fn account_command(gov: &Governance, command: AccountCommand) -> Result<()> {

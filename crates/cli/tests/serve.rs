@@ -119,6 +119,26 @@ fn first_resident(home: &Path) -> String {
         .to_owned()
 }
 
+/// (action, detail) of every audit entry of a home, read through the governance API.
+fn audit_actions(home: &Path) -> Vec<(String, String)> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let meta = miaopi_meta::SqliteMeta::open(&home.join("meta.db"))
+            .await
+            .unwrap();
+        let gov = miaopi_govern::Governance::open(&meta).await.unwrap();
+        gov.audit_entries(&miaopi_govern::AuditFilter {
+            limit: Some(1000),
+            ..miaopi_govern::AuditFilter::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.entry.action, r.entry.detail))
+        .collect()
+    })
+}
+
 #[test]
 fn a_plain_serve_has_no_demo_state_and_logs_no_code_or_identifier() {
     let tmp = tempfile::tempdir().unwrap();
@@ -181,6 +201,15 @@ fn a_plain_serve_has_no_demo_state_and_logs_no_code_or_identifier() {
     let listed = miaopi(&["admin", "--home", h, "account", "list"]);
     assert!(String::from_utf8_lossy(&listed.stdout).contains("ops"));
     assert!(!String::from_utf8_lossy(&listed.stdout).contains(&password));
+    // The command is on the audit chain, without the password.
+    let actions = audit_actions(&home);
+    assert!(
+        actions
+            .iter()
+            .any(|(a, d)| a == "admin_account_create" && d.starts_with("ops ")),
+        "{actions:?}"
+    );
+    assert!(actions.iter().all(|(_, d)| !d.contains(&password)));
     let bad_role = miaopi(&[
         "admin",
         "--home",
