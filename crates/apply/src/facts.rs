@@ -41,6 +41,7 @@ use miaopi_lake::{AsOf, Lake};
 use miaopi_meta::{BatchState, MetaStore};
 
 use crate::ApplyError;
+use crate::contradiction::{REGISTER_KEY_CONFLICT, register_row_conflict};
 
 /// What the facts need to know of a resource's fields: type and key role.
 #[derive(Debug, Clone)]
@@ -473,6 +474,7 @@ pub async fn load_registers(
                     fields,
                     provenance,
                     conflicts: BTreeMap::new(),
+                    self_conflict: None,
                 });
             }
         }
@@ -557,11 +559,17 @@ fn party_records(
             conflicts.insert((g.field, g.value), others);
         }
     }
+    // Register rows that contradict their own ID (linking kept them, flagged by method).
+    let contradicting: HashSet<(&str, u64)> = view
+        .links()
+        .filter(|l| l.resource == binding.resource && l.method == REGISTER_KEY_CONFLICT)
+        .map(|l| (l.batch_id, l.record))
+        .collect();
     grouped
         .into_iter()
-        .map(|(_, r)| r)
-        .filter(|r| belongs(r, &binding.key_field, kind, info, &keys))
-        .map(|r| {
+        .map(|((batch, record), r)| (contradicting.contains(&(batch, record)), r))
+        .filter(|(_, r)| belongs(r, &binding.key_field, kind, info, &keys))
+        .map(|(contradicts, r)| {
             let mut fields = BTreeMap::new();
             let mut carried = BTreeMap::new();
             for (name, text) in &r.fields {
@@ -574,10 +582,13 @@ fn party_records(
                 }
                 fields.insert(name.clone(), d);
             }
+            let self_conflict = contradicts
+                .then(|| register_row_conflict(&fields, &binding.key_field, &r.provenance));
             Record {
                 fields,
                 provenance: r.provenance,
                 conflicts: carried,
+                self_conflict,
             }
         })
         .collect()

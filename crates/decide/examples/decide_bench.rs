@@ -149,6 +149,7 @@ fn senior_records() -> (Application, InMemoryFacts) {
             record: "1".into(),
         },
         conflicts: BTreeMap::new(),
+        self_conflict: None,
     };
     let mut world = InMemoryFacts::new();
     world.add(

@@ -217,6 +217,10 @@ pub struct Record {
     /// Field → values other sources hold for it (from linking's survivorship).
     #[serde(default)]
     pub conflicts: BTreeMap<String, Vec<ConflictingValue>>,
+    /// The record contradicts itself (a register row whose resident ID disagrees with the
+    /// row's own birth date or sex): every fact read from it is conflicting, with this note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_conflict: Option<Conflict>,
 }
 
 /// A party's records of one resource, and when the resource was last refreshed.
@@ -416,6 +420,16 @@ pub fn aggregate(binding: &FactBinding, set: &RecordSet, at: DateTime<FixedOffse
             }
         }
     }
+    // A self-contradicting record taints whatever it contributed to, whatever the aggregate:
+    // that it exists, how many there are, and the values read from it.
+    if out.conflict.is_none()
+        && let Some(c) = rows
+            .iter()
+            .filter(|r| out.provenance.contains(&r.provenance))
+            .find_map(|r| r.self_conflict.as_ref())
+    {
+        out.conflict = Some(c.clone());
+    }
     out
 }
 
@@ -544,6 +558,7 @@ mod tests {
             fields,
             provenance: prov(&format!("b{day}"), day),
             conflicts: BTreeMap::new(),
+            self_conflict: None,
         }
     }
 

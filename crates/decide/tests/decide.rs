@@ -42,6 +42,7 @@ fn record(unit: &str, resource: &str, batch: &str, day: u32, fields: &[(&str, Da
             record: format!("{resource}.csv:{day}"),
         },
         conflicts: BTreeMap::new(),
+        self_conflict: None,
     }
 }
 

@@ -10,14 +10,14 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use miaopi_catalog::{BaseClass, Pack, Sensitivity};
 use miaopi_index::{
     Conflict, Edge, EntityId, EntityIndex, EntityKind, Fact, GoldenValue, IndexError, IndexWriter,
-    Key, Profile, PutOutcome,
+    Key, Link, Profile, PutOutcome, SourceLink,
 };
 use miaopi_lake::{AsOf, Lake, Layer};
 
 use crate::EntityError;
 use crate::graph::{EdgeRow, Graph, inverse};
 use crate::ids::EntityIds;
-use crate::resolve::Kind;
+use crate::resolve::{Kind, Method};
 use crate::run::Resolved;
 use crate::scan::{TextBatches, for_each_row, ident, select_fields_as_text};
 
@@ -792,6 +792,9 @@ pub async fn fill_index(
     let mut lineage_index: HashMap<Lineage, u32> = HashMap::new();
     for shard in 0..shards {
         let mut facts: HashMap<u32, Vec<u8>> = HashMap::new();
+        // Link evidence of the records not linked by their key as written (repairs,
+        // probabilistic links, self-contradicting register rows): a few per thousand.
+        let mut evidence: HashMap<u32, Vec<SourceLink>> = HashMap::new();
         let mut other: HashMap<String, (EntityKind, String, Vec<u8>)> = HashMap::new();
         for (res_i, resource) in resources.iter().enumerate() {
             let roles: Vec<u16> = r
@@ -862,6 +865,19 @@ pub async fn fill_index(
                             append_record(&mut record_bytes, res_i, lineage, record, values);
                         }
                         facts.entry(e).or_default().extend_from_slice(&record_bytes);
+                        if let Some((method, score)) = r.links.method(ri, *b, record)
+                            && !matches!(method, Method::KeyExact | Method::KeyOutsider)
+                        {
+                            evidence.entry(e).or_default().push(SourceLink {
+                                resource: resource.code.clone(),
+                                batch_id: batch_id.to_string(),
+                                record,
+                                link: Link {
+                                    method: method.code().to_string(),
+                                    score,
+                                },
+                            });
+                        }
                     }
                 }
                 if let Some((pos, kind)) = own
@@ -908,6 +924,7 @@ pub async fn fill_index(
             }
             p.golden = golden.to_map(e, r);
             p.edges = edges_of(graph, &edge_start, &edge_list, e);
+            p.links = evidence.remove(&e).unwrap_or_default();
             put(&mut writer, &p, &mut fill, &mut evicted, |owner| {
                 is_produced(owner, graph, &produced_node, &produced_other)
             })?;

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use miaopi_index::model::REGISTER_KEY_CONFLICT;
 use miaopi_link::{BlockingRule, Dataset, Decision, KeyPart, Transform, person_spec};
 use miaopi_model::{ResidentId, Uscc};
 
@@ -74,6 +75,11 @@ pub struct Entity {
     pub source: (u16, u32, u64),
 }
 
+/// The intake's key status of a well-formed resident ID whose birth date or sex contradicts
+/// its own record (`miaopi_ingest::reason::ID_CONFLICTS_WITH_RECORD`; entity does not depend
+/// on ingest).
+const ID_CONFLICTS_WITH_RECORD: &str = "id_conflicts_with_record";
+
 /// How a mention was linked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Method {
@@ -86,6 +92,11 @@ pub enum Method {
     /// A damaged key with exactly one register key one edit away, and no name or birth date in
     /// the record to weigh against it.
     KeyRepair,
+    /// A register row whose well-formed ID contradicts the row's own birth date or sex
+    /// (`id_conflicts_with_record`): linked to the one ID one edit away that agrees with the
+    /// row, or kept under the ID as written when none or several do. Either way the row stays
+    /// in the profile and every fact read from it is conflicting (转人工, the conflict named).
+    RegisterKeyConflict,
 }
 
 impl Method {
@@ -95,6 +106,7 @@ impl Method {
             Method::KeyOutsider => "key_outsider",
             Method::Probabilistic => "probabilistic",
             Method::KeyRepair => "key_repair",
+            Method::RegisterKeyConflict => REGISTER_KEY_CONFLICT,
         }
     }
 }
@@ -161,11 +173,12 @@ pub struct Decided {
 }
 
 impl Method {
-    const ALL: [Method; 4] = [
+    const ALL: [Method; 5] = [
         Method::KeyExact,
         Method::KeyOutsider,
         Method::Probabilistic,
         Method::KeyRepair,
+        Method::RegisterKeyConflict,
     ];
 
     /// One byte in the link index; 0 is "not linked".
@@ -175,6 +188,7 @@ impl Method {
             Method::KeyOutsider => 2,
             Method::Probabilistic => 3,
             Method::KeyRepair => 4,
+            Method::RegisterKeyConflict => 5,
         }
     }
 
@@ -232,6 +246,22 @@ impl LinkIndex {
         let slots = self.by.get(&(role, batch))?;
         let e = *slots.entity.get(usize::try_from(record).ok()?)?;
         (e != Self::NONE).then_some(e)
+    }
+
+    /// How a mention was linked, and its score (1 for every method but `probabilistic`).
+    pub fn method(&self, role: u16, batch: u32, record: u64) -> Option<(Method, f64)> {
+        let slots = self.by.get(&(role, batch))?;
+        let i = usize::try_from(record).ok()?;
+        let method = Method::from_tag(*slots.method.get(i)?)?;
+        let score = match method {
+            Method::Probabilistic => self
+                .scores
+                .get(&(role, batch, record))
+                .copied()
+                .unwrap_or(0.0),
+            _ => 1.0,
+        };
+        Some((method, score))
     }
 
     /// Linked mentions.
@@ -347,6 +377,8 @@ enum PendingWhy {
     NameDisagrees(u32),
     /// Valid, unregistered, and one edit from a register key.
     NearRegister,
+    /// A register row whose well-formed ID contradicts the row's birth date or sex.
+    RegisterContradicts,
 }
 
 /// Two names agree when equal, or of equal length and one character apart (a typo); anything
@@ -470,6 +502,11 @@ impl Resolver {
 
     fn entity_for(&mut self, kind: Kind, m: &Mention, registered: bool) -> u32 {
         let key = m.key.clone().unwrap_or_default();
+        self.entity_for_key(kind, key, m, registered)
+    }
+
+    /// The entity of `key` (created from `m`'s attributes if new), `m`'s attributes merged in.
+    fn entity_for_key(&mut self, kind: Kind, key: String, m: &Mention, registered: bool) -> u32 {
         if let Some(&e) = self.by_key.get(&(kind, key.clone())) {
             let ent = &mut self.entities[e as usize];
             let source = (m.role, m.batch, m.record);
@@ -561,6 +598,17 @@ impl Resolver {
             .get(m.role as usize)
             .copied()
             .unwrap_or(false);
+        if register
+            && kind == Kind::Person
+            && m.key_state == KeyState::Invalid(ID_CONFLICTS_WITH_RECORD.into())
+            && m.key
+                .as_deref()
+                .is_some_and(|k| ResidentId::parse(k).is_ok())
+        {
+            self.pending
+                .push((m, kind, PendingWhy::RegisterContradicts));
+            return;
+        }
         if m.key_state != KeyState::Valid || m.key.is_none() {
             self.pending.push((m, kind, PendingWhy::Damaged));
             return;
@@ -698,6 +746,35 @@ impl Resolver {
         }
     }
 
+    /// A register row whose well-formed ID contradicts the row's own birth date or sex: the
+    /// person is the one ID one edit away that agrees with the row (a ten-apart digit swap,
+    /// the typing error GB 11643 cannot see, is the usual cause), or the ID as written when no
+    /// single neighbour agrees (the row's birth date may be the typo). The register row keeps
+    /// its place either way — it never waits in review while the person has no 户籍 — and its
+    /// method tells readers that its facts conflict.
+    fn settle_contradicting_register(&mut self, m: Mention, kind: Kind) {
+        let written = m.key.clone().unwrap_or_default();
+        let agrees_with_row = |id: &ResidentId| {
+            m.birth
+                .as_deref()
+                .is_none_or(|b| b == id.birth_date().to_string())
+                && m.sex
+                    .as_deref()
+                    .and_then(miaopi_model::Sex::from_code_or_label)
+                    .is_none_or(|s| s == id.sex())
+        };
+        let agreeing: Vec<String> = id_neighbours(&written)
+            .into_iter()
+            .filter(|n| ResidentId::parse(n).is_ok_and(|id| agrees_with_row(&id)))
+            .collect();
+        let key = match <[String; 1]>::try_from(agreeing) {
+            Ok([one]) => one,
+            Err(_) => written,
+        };
+        let e = self.entity_for_key(kind, key, &m, true);
+        self.link(&m, kind, e, Method::RegisterKeyConflict, 1.0);
+    }
+
     /// Register entities one edit from a damaged or suspect key.
     fn repair_candidates(&self, kind: Kind, key: &str) -> Vec<u32> {
         let neighbours = match kind {
@@ -716,6 +793,14 @@ impl Resolver {
         // The probabilistic stage samples random pairs for u by position, so its inputs go in
         // a fixed order: mentions by (role, batch, record), entities by key (below).
         pending.sort_by_key(|(m, _, _)| (m.role, m.batch, m.record));
+        // Self-contradicting register rows first: they define (or join) entities the other
+        // pending mentions are compared with.
+        let (contradicting, pending): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|(_, _, why)| *why == PendingWhy::RegisterContradicts);
+        for (m, kind, _) in contradicting {
+            self.settle_contradicting_register(m, kind);
+        }
         let (persons, enterprises): (Vec<_>, Vec<_>) = pending
             .into_iter()
             .partition(|(_, k, _)| *k == Kind::Person);
@@ -963,6 +1048,78 @@ mod tests {
             assert!(n.iter().all(|s| ResidentId::parse(s).is_ok()));
         }
         assert!(id_neighbours("123").is_empty());
+    }
+
+    fn role(resource: &str, register: bool) -> PartyRole {
+        let some = |f: &str| Some(f.to_string());
+        PartyRole {
+            resource: resource.into(),
+            unit: "police".into(),
+            kind: RoleKind::Person,
+            key_field: "resident_id".into(),
+            name_field: some("name"),
+            sex_field: if register { some("sex") } else { None },
+            birth_field: if register { some("birth_date") } else { None },
+            address_field: None,
+            register,
+            authority: usize::from(!register),
+            fields: Vec::new(),
+            profile_facts: true,
+        }
+    }
+
+    fn mention(role: u16, record: u64, key: &str, state: KeyState, birth: Option<&str>) -> Mention {
+        Mention {
+            role,
+            batch: 0,
+            record,
+            key: Some(key.into()),
+            key_state: state,
+            name: Some("王芳".into()),
+            sex: birth.map(|_| "2".into()),
+            birth: birth.map(str::to_string),
+            address: None,
+        }
+    }
+
+    /// A 户籍 row whose ID has two digits ten apart swapped (the check still passes; the ID's
+    /// birth date is no longer the row's): the row joins the person of the true ID that other
+    /// units use, registered, instead of waiting in review — and says how it was linked.
+    #[test]
+    fn a_register_row_contradicting_its_own_id_joins_the_agreeing_person() {
+        let truth = "11010519491231002X";
+        let written = "11310519491201002X";
+        assert!(
+            ResidentId::parse(written).is_ok(),
+            "a ten-apart swap keeps the check"
+        );
+        let conflict = || KeyState::Invalid(ID_CONFLICTS_WITH_RECORD.into());
+        let mut r = Resolver::new(&[
+            role("hukou_residents", true),
+            role("social_insurance", false),
+        ]);
+        r.add(mention(0, 0, written, conflict(), Some("1949-12-31")));
+        r.add(mention(1, 0, truth, KeyState::Valid, None));
+        let r = r.finish().unwrap();
+        assert!(r.reviews.is_empty(), "{:?}", r.reviews);
+        let (e_row, e_other) = (r.links.get(0, 0, 0).unwrap(), r.links.get(1, 0, 0).unwrap());
+        assert_eq!(e_row, e_other);
+        let person = &r.entities[e_row as usize];
+        assert_eq!(person.key, truth);
+        assert!(person.registered);
+        let methods: Vec<Method> = r.links.group(0, 0).map(|(_, _, m, _)| m).collect();
+        assert_eq!(methods, [Method::RegisterKeyConflict]);
+        assert_eq!(r.counts.by_method[REGISTER_KEY_CONFLICT], 1);
+
+        // A row whose birth date no neighbour of its ID carries keeps the ID as written: the
+        // register is not rewritten on a guess, and the row is still not lost to review.
+        let mut r = Resolver::new(&[role("hukou_residents", true)]);
+        r.add(mention(0, 0, written, conflict(), Some("1950-06-01")));
+        let r = r.finish().unwrap();
+        assert!(r.reviews.is_empty());
+        let e = r.links.get(0, 0, 0).unwrap();
+        assert_eq!(r.entities[e as usize].key, written);
+        assert!(r.entities[e as usize].registered);
     }
 
     #[test]

@@ -340,6 +340,12 @@ pub struct Link {
     pub score: f64,
 }
 
+/// [`Link::method`] of a register row whose well-formed resident ID contradicts the row's own
+/// birth date or sex (linked to the agreeing ID one edit away, or kept under the ID as
+/// written): every fact read from that record is conflicting, and a decision on it goes to a
+/// person with the contradiction named.
+pub const REGISTER_KEY_CONFLICT: &str = "register_key_conflict";
+
 /// The link of one source record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceLink {

@@ -28,6 +28,11 @@ use deltalake::{DeltaTable, DeltaTableError};
 
 pub use deltalake::arrow;
 pub use deltalake::datafusion;
+pub use lineage::ColumnSource;
+pub use select::TableRead;
+
+mod lineage;
+mod select;
 
 /// A lake layer (数据分层).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -109,6 +114,8 @@ pub struct BoundedResult {
     pub truncated: bool,
     /// Table (`dwd.hukou_residents`) → the columns the plan reads from it.
     pub columns_read: BTreeMap<String, BTreeSet<String>>,
+    /// Each column of the answer (its name) and the table columns its values come from.
+    pub output: Vec<(String, ColumnSource)>,
 }
 
 /// What an append did.
@@ -427,6 +434,41 @@ impl Lake {
         Ok(out)
     }
 
+    /// One table as a DataFusion provider for `ctx`, at `as_of`; `None` when it did not exist
+    /// yet at that time.
+    async fn provider(
+        &self,
+        ctx: &SessionContext,
+        layer: Layer,
+        resource: &str,
+        as_of: &AsOf,
+    ) -> Result<Option<Arc<dyn deltalake::datafusion::catalog::TableProvider>>, LakeError> {
+        let table_name = format!("{}.{resource}", layer.as_str());
+        let delta = |source| LakeError::Delta {
+            table: table_name.clone(),
+            source: Box::new(source),
+        };
+        let url = deltalake::ensure_table_uri(self.table_dir(layer, resource).to_string_lossy())
+            .map_err(delta)?;
+        let table = match as_of {
+            AsOf::Latest => deltalake::open_table(url).await,
+            AsOf::Timestamp(ts) => deltalake::open_table_with_ds(url, ts).await,
+        };
+        let table = match table {
+            Ok(t) => t,
+            Err(_) if *as_of != AsOf::Latest => return Ok(None),
+            Err(e) => return Err(delta(e)),
+        };
+        table
+            .update_datafusion_session(&ctx.state())
+            .map_err(delta)?;
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(|e| LakeError::Sql(format!("{table_name}: {e}")))?;
+        Ok(Some(provider))
+    }
+
     /// A DataFusion session with every table registered as `<layer>.<resource>`.
     pub async fn session(&self, as_of: &AsOf) -> Result<SessionContext, LakeError> {
         let ctx = SessionContext::new();
@@ -439,31 +481,10 @@ impl Lake {
                 .map_err(|e| LakeError::Sql(e.to_string()))?;
         }
         for (layer, resource) in self.tables()? {
-            let table_name = format!("{}.{resource}", layer.as_str());
-            let delta = |source| LakeError::Delta {
-                table: table_name.clone(),
-                source: Box::new(source),
+            // A table that did not exist yet at that time is left out of that state.
+            let Some(provider) = self.provider(&ctx, layer, &resource, as_of).await? else {
+                continue;
             };
-            let url =
-                deltalake::ensure_table_uri(self.table_dir(layer, &resource).to_string_lossy())
-                    .map_err(delta)?;
-            let table = match as_of {
-                AsOf::Latest => deltalake::open_table(url).await,
-                AsOf::Timestamp(ts) => deltalake::open_table_with_ds(url, ts).await,
-            };
-            let table = match table {
-                Ok(t) => t,
-                // The table did not exist yet at that time: leave it out of that state.
-                Err(_) if *as_of != AsOf::Latest => continue,
-                Err(e) => return Err(delta(e)),
-            };
-            table
-                .update_datafusion_session(&ctx.state())
-                .map_err(delta)?;
-            let provider = table
-                .table_provider()
-                .await
-                .map_err(|e| LakeError::Sql(format!("{table_name}: {e}")))?;
             ctx.register_table(
                 deltalake::datafusion::common::TableReference::partial(
                     layer.as_str(),
@@ -576,6 +597,13 @@ impl Lake {
                 Ok(TreeNodeRecursion::Continue)
             })
             .map_err(|e| LakeError::Sql(e.to_string()))?;
+            let output: Vec<(String, ColumnSource)> = plan
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .zip(lineage::output_sources(&plan))
+                .collect();
             // One row more than allowed tells whether there were more.
             let df = df
                 .limit(0, Some(limits.max_rows.saturating_add(1)))
@@ -612,6 +640,7 @@ impl Lake {
                 batches,
                 truncated,
                 columns_read,
+                output,
             })
         };
         tokio::time::timeout(limits.timeout, run)
@@ -798,5 +827,128 @@ mod tests {
             count(&lake, "SELECT count(*) FROM ods.t", &AsOf::Latest).await,
             1
         );
+    }
+
+    /// The columns each answer column comes from, for query shapes a caller would use to
+    /// rename a sensitive column out of a name-based mask.
+    #[tokio::test]
+    async fn output_columns_name_the_table_columns_they_come_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path()).unwrap();
+        lake.append(Layer::Dwd, "t", schema(), rows("b1", &[1, 2]), "b1")
+            .await
+            .unwrap();
+        lake.append(Layer::Dwd, "u", schema(), rows("b2", &[2]), "b2")
+            .await
+            .unwrap();
+        let limits = QueryLimits {
+            max_rows: 100,
+            max_bytes: 1 << 20,
+            timeout: std::time::Duration::from_secs(30),
+        };
+        let sources = |sql: &'static str| {
+            let lake = &lake;
+            let limits = &limits;
+            async move {
+                let r = lake
+                    .query_bounded(sql, &AsOf::Latest, &[], limits)
+                    .await
+                    .unwrap();
+                r.output
+                    .into_iter()
+                    .map(|(name, s)| {
+                        let cols: Vec<String> =
+                            s.columns.iter().map(|(t, c)| format!("{t}.{c}")).collect();
+                        (name, cols.join("+"), s.direct)
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        let one = |name: &str, cols: &str, direct: bool| (name.to_owned(), cols.to_owned(), direct);
+        assert_eq!(
+            sources("SELECT batch_id AS x, CAST(n AS VARCHAR) AS y FROM dwd.t").await,
+            vec![one("x", "dwd.t.batch_id", true), one("y", "dwd.t.n", true)]
+        );
+        assert_eq!(
+            sources("SELECT upper(batch_id) AS x, n + 1 AS m FROM dwd.t").await,
+            vec![
+                one("x", "dwd.t.batch_id", false),
+                one("m", "dwd.t.n", false)
+            ]
+        );
+        assert_eq!(
+            sources("SELECT z FROM (SELECT batch_id AS z FROM dwd.t) s ORDER BY z").await,
+            vec![one("z", "dwd.t.batch_id", true)]
+        );
+        assert_eq!(
+            sources("SELECT a.n, b.batch_id AS other FROM dwd.t a JOIN dwd.u b ON a.n = b.n").await,
+            vec![
+                one("n", "dwd.t.n", true),
+                one("other", "dwd.u.batch_id", true)
+            ]
+        );
+        assert_eq!(
+            sources("SELECT batch_id AS k FROM dwd.t UNION ALL SELECT upper(batch_id) FROM dwd.u")
+                .await,
+            vec![one("k", "dwd.t.batch_id+dwd.u.batch_id", false)]
+        );
+        assert_eq!(
+            sources("SELECT n, count(*) AS c, max(batch_id) AS m, count(DISTINCT batch_id) AS d FROM dwd.t GROUP BY n").await,
+            vec![
+                one("n", "dwd.t.n", true),
+                one("c", "", false),
+                one("m", "dwd.t.batch_id", true),
+                one("d", "", false)
+            ]
+        );
+        assert_eq!(
+            sources("SELECT n, (SELECT max(batch_id) FROM dwd.u WHERE u.n = t.n) AS s FROM dwd.t")
+                .await
+                .into_iter()
+                .map(|(name, cols, _)| (name, cols.contains("dwd.u.batch_id")))
+                .collect::<Vec<_>>(),
+            vec![("n".to_owned(), false), ("s".to_owned(), true)]
+        );
+    }
+
+    /// A parameter compared in an expression is a value, whatever it holds: a quote cannot
+    /// widen the read.
+    #[tokio::test]
+    async fn a_table_read_compares_values_and_never_parses_them() {
+        use crate::datafusion::prelude::{col, lit};
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::open(dir.path()).unwrap();
+        lake.append(Layer::Dwd, "t", schema(), rows("b1", &[1, 2, 3]), "b1")
+            .await
+            .unwrap();
+        let read = |value: &str| TableRead {
+            layer: Layer::Dwd,
+            table: "t".into(),
+            columns: vec![col("n")],
+            filter: Some(col("batch_id").eq(lit(value.to_owned()))),
+            order_by: vec![col("n").sort(false, false)],
+            skip: 1,
+            fetch: Some(5),
+        };
+        let ns = |batches: Vec<RecordBatch>| -> Vec<i64> {
+            batches
+                .iter()
+                .flat_map(|b| {
+                    let a = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+                    a.values().to_vec()
+                })
+                .collect()
+        };
+        assert_eq!(ns(lake.read_table(read("b1")).await.unwrap()), vec![2, 1]);
+        assert!(ns(lake.read_table(read("x' OR '1'='1")).await.unwrap()).is_empty());
+        let mut absent = read("b1");
+        absent.table = "nobody_delivered".into();
+        assert!(lake.read_table(absent).await.unwrap().is_empty());
+        let mut bad = read("b1");
+        bad.table = "../t".into();
+        assert!(matches!(
+            lake.read_table(bad).await,
+            Err(LakeError::BadName(_))
+        ));
     }
 }

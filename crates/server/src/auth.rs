@@ -7,11 +7,11 @@ use std::time::Instant;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use miaopi_govern::{Account, ActorKind, Consumer, Principal, Role};
 use sm3::{Digest, Sm3};
 
 use crate::error::ApiError;
-use crate::state::{AppState, KEY_CACHE_TTL, TOKEN_CACHE_TTL};
+use crate::governed::{Caller, identity};
+use crate::state::AppState;
 
 /// The session cookie set by the login endpoints and the console.
 pub const SESSION_COOKIE: &str = "miaopi_session";
@@ -51,50 +51,6 @@ pub fn session_cookie_header(
     .ok()
 }
 
-/// An identified caller.
-#[derive(Debug, Clone)]
-pub enum Caller {
-    /// 数据使用方: a department system.
-    Consumer(Consumer),
-    /// A console user (administrator, provider reviewer, matter designer, auditor).
-    Account(Account),
-    /// 办事群众: a citizen logged in with their resident ID.
-    Citizen { resident_id: String },
-}
-
-impl Caller {
-    /// The actor as written to the audit chain: kind and id.
-    pub fn actor(&self) -> (ActorKind, String) {
-        match self {
-            Caller::Consumer(c) => (ActorKind::Consumer, c.consumer_id.clone()),
-            Caller::Account(a) => (ActorKind::Account, a.username.clone()),
-            Caller::Citizen { resident_id } => (ActorKind::Citizen, resident_id.clone()),
-        }
-    }
-
-    /// A console user holding `role` (administrators hold every role).
-    pub fn account_with(&self, wanted: fn(&Role) -> bool) -> Option<&Account> {
-        match self {
-            Caller::Account(a)
-                if a.roles
-                    .iter()
-                    .any(|r| matches!(r, Role::Administrator) || wanted(r)) =>
-            {
-                Some(a)
-            }
-            _ => None,
-        }
-    }
-
-    pub fn is_administrator(&self) -> bool {
-        matches!(self, Caller::Account(a) if a.roles.iter().any(|r| matches!(r, Role::Administrator)))
-    }
-
-    pub fn is_auditor(&self) -> bool {
-        self.account_with(|r| matches!(r, Role::Auditor)).is_some()
-    }
-}
-
 /// The caller, if any credentials were presented and are valid.
 pub struct MaybeCaller(pub Option<Caller>);
 
@@ -116,39 +72,11 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-async fn consumer_by_key(state: &AppState, key: &str) -> Result<Option<Consumer>, ApiError> {
-    let digest: [u8; 32] = Sm3::digest(key.as_bytes()).into();
-    if let Some((consumer, at)) = state.key_cache.read().await.get(&digest)
-        && at.elapsed() < KEY_CACHE_TTL
-    {
-        return Ok(Some(consumer.clone()));
-    }
-    let found = state
-        .gov
-        .authenticate_api_key(key)
-        .await
-        .map_err(|e| ApiError::internal("checking an API key", e))?;
-    if let Some(c) = &found {
-        state
-            .key_cache
-            .write()
-            .await
-            .insert(digest, (c.clone(), Instant::now()));
-    }
-    Ok(found)
-}
-
 async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
-    let now = chrono::Utc::now();
     if let Some(key) = header(parts, "x-api-key") {
-        return match consumer_by_key(state, key.trim()).await? {
-            Some(c) => Ok(Some(Caller::Consumer(c))),
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "API Key 无效或已停用",
-            )),
-        };
+        return identity::caller_for_api_key(state, key.trim())
+            .await
+            .map(Some);
     }
     let bearer = header(parts, "authorization")
         .and_then(|v| {
@@ -171,22 +99,8 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
             ));
         }
     }
-    let digest: [u8; 32] = Sm3::digest(token.as_bytes()).into();
-    if let Some((caller, at)) = state.token_cache.read().await.get(&digest)
-        && at.elapsed() < TOKEN_CACHE_TTL
-    {
-        return Ok(Some(caller.clone()));
-    }
-    let found = token_caller(state, token, now).await?;
-    if let Some(caller) = &found {
-        let mut cache = state.token_cache.write().await;
-        if cache.len() >= TOKEN_CACHE_MAX {
-            cache.retain(|_, (_, at)| at.elapsed() < TOKEN_CACHE_TTL);
-        }
-        if cache.len() < TOKEN_CACHE_MAX {
-            cache.insert(digest, (caller.clone(), Instant::now()));
-        }
-        return Ok(found);
+    if let Some(caller) = identity::caller_for_token(state, token).await? {
+        return Ok(Some(caller));
     }
     // A stale cookie is no identity; a stale bearer token is an error the client must see.
     if bearer.is_some() {
@@ -197,43 +111,6 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiE
         ));
     }
     Ok(None)
-}
-
-/// Most access tokens and sessions remembered at once; beyond it, stale entries are dropped
-/// and new ones are checked against the store on every request until there is room.
-const TOKEN_CACHE_MAX: usize = 100_000;
-
-/// The caller an access token or session token stands for, from the store.
-async fn token_caller(
-    state: &AppState,
-    token: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<Caller>, ApiError> {
-    if let Some(c) = state
-        .gov
-        .consumer_for_token(token, now)
-        .await
-        .map_err(|e| ApiError::internal("checking an access token", e))?
-    {
-        return Ok(Some(Caller::Consumer(c)));
-    }
-    match state
-        .gov
-        .session(token, now)
-        .await
-        .map_err(|e| ApiError::internal("checking a session", e))?
-    {
-        Some(Principal::Account(a)) => Ok(Some(Caller::Account(a))),
-        Some(Principal::Citizen { resident_id }) => Ok(Some(Caller::Citizen { resident_id })),
-        Some(Principal::Consumer(c)) => Ok(Some(Caller::Consumer(c))),
-        None => Ok(None),
-    }
-}
-
-/// Forgets a token at once (logout), so the cache never outlives the session it stands for.
-pub async fn forget_token(state: &AppState, token: &str) {
-    let digest: [u8; 32] = Sm3::digest(token.as_bytes()).into();
-    state.token_cache.write().await.remove(&digest);
 }
 
 /// Consumers are held to their rate limit on every request.

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use miaopi_govern::GovernError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -100,3 +101,31 @@ impl IntoResponse for ApiError {
 
 /// Handler results.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A refusal or bad input from governance, shown to the caller; anything else is ours.
+pub fn govern_error(e: GovernError, context: &str) -> ApiError {
+    if !e.is_client_error() {
+        return ApiError::internal(context, e);
+    }
+    let message = e.to_string();
+    match e {
+        GovernError::UnknownResource(_)
+        | GovernError::UnknownRequest(_)
+        | GovernError::UnknownConsumer(_)
+        | GovernError::UnknownAccount(_) => ApiError::not_found(message),
+        GovernError::ReviewerNotAllowed { .. } | GovernError::NotGranted { .. } => {
+            ApiError::forbidden("not_allowed", message)
+        }
+        GovernError::AlreadyReviewed { .. } | GovernError::AccountExists(_) => {
+            ApiError::new(StatusCode::CONFLICT, "conflict", message)
+        }
+        GovernError::TooSoon { .. } => {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_soon", message)
+        }
+        GovernError::UnknownField { .. } => ApiError::bad_request("unknown_field", message),
+        GovernError::InvalidResidentId { .. } => {
+            ApiError::bad_request("invalid_resident_id", message)
+        }
+        _ => ApiError::bad_request("invalid_request", message),
+    }
+}

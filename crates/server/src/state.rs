@@ -81,7 +81,7 @@ pub struct Inner {
     /// Access tokens and session tokens by SM3, with the caller each stands for, so a request
     /// does not query the store two or three times before it starts; trusted for
     /// [`TOKEN_CACHE_TTL`] (a logout forgets its token at once).
-    pub token_cache: tokio::sync::RwLock<HashMap<[u8; 32], (crate::auth::Caller, Instant)>>,
+    pub token_cache: tokio::sync::RwLock<HashMap<[u8; 32], (crate::governed::Caller, Instant)>>,
     pub started: Instant,
 }
 

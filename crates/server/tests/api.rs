@@ -56,7 +56,7 @@ impl Env {
             .query(sql, &miaopi_lake::AsOf::Latest)
             .await
             .unwrap();
-        let rows = miaopi_server::api::data::batches_to_json(&batches).unwrap();
+        let rows = miaopi_server::governed::rows::batches_to_json(&batches).unwrap();
         rows.iter()
             .filter_map(|r| r.get(column).and_then(|v| v.as_str()).map(str::to_string))
             .collect()

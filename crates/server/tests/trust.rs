@@ -511,7 +511,7 @@ fn a_consumer_sees_no_edge_link_or_golden_value_outside_its_grant() {
             )
             .await
             .unwrap();
-        let rows = miaopi_server::api::data::batches_to_json(&batches).unwrap();
+        let rows = miaopi_server::governed::rows::batches_to_json(&batches).unwrap();
         let index = e.state.platform.facts.index();
         let person = rows
             .iter()
@@ -651,6 +651,53 @@ fn a_newborn_is_registered_only_by_a_parent_on_the_birth_certificate() {
     });
 }
 
+/// Finding 9: a 户籍 row whose ID contradicts its own birth date (two digits ten apart
+/// swapped; the check digit still passes) stays in the person's profile, and the decision goes
+/// to a person naming the contradiction, instead of "户籍记录 无记录".
+#[test]
+fn a_register_row_contradicting_its_own_id_goes_to_a_person_who_is_told_why() {
+    let e = env();
+    e.rt.block_on(async {
+        // The generator plants such rows for seniors the allowance would otherwise approve:
+        // 户籍 and age are then both unknown to it (nothing else leaves both unknown).
+        let case = e
+            .scenarios()
+            .matters
+            .into_iter()
+            .filter(|m| m.matter == "senior_allowance")
+            .flat_map(|m| m.scenarios)
+            .find(|s| {
+                s.unknown.iter().any(|u| u == "hukou") && s.unknown.iter().any(|u| u == "age")
+            })
+            .expect("a senior whose 户籍 row contradicts its ID");
+        assert_eq!(case.expected, "manual_review");
+        let token = citizen(e, &case.applicant).await;
+        let (s, body, _) = send(
+            client()
+                .post(e.url("/api/v1/applications"))
+                .bearer_auth(token)
+                .json(&json!({"matter": "senior_allowance"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        assert_eq!(body["outcome"], "manual_review", "{body}");
+        let text = body.to_string();
+        assert!(
+            text.contains("所含出生日期") && text.contains("不一致"),
+            "the reason names the contradiction: {body}"
+        );
+        assert!(
+            !text.contains("户籍记录 无记录"),
+            "the row is not lost: {body}"
+        );
+        assert_eq!(
+            resident_ids_in(&text),
+            BTreeSet::from([case.applicant.clone()]),
+            "the register's mistyped ID is shown masked: {body}"
+        );
+    });
+}
+
 #[test]
 fn sql_is_bounded_masked_by_default_and_audited_by_the_columns_it_reads() {
     let e = env();
@@ -704,6 +751,39 @@ fn sql_is_bounded_masked_by_default_and_audited_by_the_columns_it_reads() {
         .await;
         assert_eq!(s, StatusCode::OK, "{body}");
         assert_eq!(resident_ids_in(&body.to_string()).len(), 3, "{body}");
+
+        // A sensitive column under another name, computed, or behind a subquery or a union is
+        // still masked: masking follows the plan's lineage, not the column's name.
+        let first_five = "FROM dwd.hukou_residents WHERE resident_id_key_status = 'valid' ORDER BY resident_id LIMIT 5";
+        let (s, body, _) = sql(json!({
+            "sql": format!("SELECT name {first_five}"), "unmasked": true, "purpose": "duty:核查数据质量问题"
+        }))
+        .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let names: Vec<String> = body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(names.len(), 5, "{body}");
+        for query in [
+            format!("SELECT name AS 姓名 {first_five}"),
+            format!("SELECT upper(name) AS x, substr(resident_id, 7, 8) AS born {first_five}"),
+            format!("SELECT concat(name, '') AS y {first_five}"),
+            format!("SELECT z FROM (SELECT name AS z, resident_id {first_five}) s"),
+            format!("SELECT k FROM (SELECT name AS k, resident_id {first_five}) s UNION ALL SELECT 'x' AS k"),
+        ] {
+            let (s, body, _) = sql(json!({ "sql": query })).await;
+            assert_eq!(s, StatusCode::OK, "{query}: {body}");
+            assert!(body["rows"].as_u64().unwrap_or(0) >= 5, "{query}: {body}");
+            let text = body["records"].to_string();
+            for name in &names {
+                assert!(!text.contains(&format!("\"{name}\"")), "{query} shows {name}: {body}");
+            }
+            // The ID's birth-date digits are not shown either.
+            assert!(!text.contains("\"19") && !text.contains("\"20"), "{query}: {body}");
+        }
 
         // Row limit: a caller cannot pull a whole table.
         let (s, body, _) = sql(json!({

@@ -1,6 +1,7 @@
 //! From the world to the units' files: one emitter per resource, writing the catalogue's
 //! columns in order, applying the mess, and writing the truth of every record beside it.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, Months, NaiveDate};
@@ -10,7 +11,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::noise::{self, DateStyle, NoiseConfig, NoiseCounts, NoiseKind, Tally};
-use crate::world::{EDUCATION_LEVELS, Party, World};
+use crate::world::{EDUCATION_LEVELS, Party, PersonIdx, World, age_on};
 use crate::write::{Cell, Damage, RecordSink, TruthSink, open_sink};
 use crate::{Progress, SynthError};
 
@@ -136,6 +137,11 @@ pub struct LostRecord {
     /// themselves facts (they name the parents whose 户籍 and marriage are read); elsewhere the
     /// linker repairs a damaged ID.
     pub damaged: Vec<String>,
+    /// Fields of a register row (户籍人口, 居住登记) whose ID was sent as another well-formed ID
+    /// that contradicts the row's own birth date or sex (two digits ten apart swapped): the
+    /// platform keeps the row but cannot trust what it says, so the facts read from it are
+    /// unknown (转人工), not lost.
+    pub contradicting: Vec<String>,
     /// Which world item the record states, where records of one entity must be told apart
     /// (a degree's certificate number, an insurance type, a scoring cycle's start).
     pub item: Option<String>,
@@ -145,6 +151,12 @@ impl LostRecord {
     /// Whether the ID of `key` in `field` was sent damaged.
     pub fn damages(&self, field: &str, key: &str) -> bool {
         self.damaged.iter().any(|d| d == field)
+            && self.entities.iter().any(|(f, k)| f == field && k == key)
+    }
+
+    /// Whether the register row names `key` in `field` under an ID that contradicts the row.
+    pub fn contradicts(&self, field: &str, key: &str) -> bool {
+        self.contradicting.iter().any(|d| d == field)
             && self.entities.iter().any(|(f, k)| f == field && k == key)
     }
 
@@ -178,6 +190,12 @@ pub struct FileCtx<'w> {
     /// Fields of the current record whose person ID was damaged (when tracked).
     damaged: Vec<String>,
     track_damaged: bool,
+    /// Fields of the current record whose ID contradicts the record (registers only).
+    contradicting: Vec<String>,
+    track_contradicting: bool,
+    /// Write the next person ID as a ten-apart swap that changes its birth date or sex (a
+    /// planted case of [`LostRecord::contradicting`]).
+    plant_contradiction: bool,
     /// The world item the current record states (see [`LostRecord::item`]).
     item: Option<String>,
     lost: Vec<LostRecord>,
@@ -190,10 +208,18 @@ impl<'w> FileCtx<'w> {
             self.noise_cfg,
             id,
             allow_missing,
+            std::mem::take(&mut self.plant_contradiction),
             &mut self.counts,
         );
         self.entity(field, "person", id.as_str());
         if let Some(k) = v.noise {
+            if self.track_contradicting
+                && k == NoiseKind::IdTransposed
+                && ResidentId::parse(&v.text)
+                    .is_ok_and(|w| w.birth_date() != id.birth_date() || w.sex() != id.sex())
+            {
+                self.contradicting.push(field.to_owned());
+            }
             if k == NoiseKind::IdMissing {
                 self.missing.push(field.to_owned());
             }
@@ -374,7 +400,11 @@ impl<'w> FileCtx<'w> {
                 }
             }
         }
-        if broken || !self.missing.is_empty() || !self.damaged.is_empty() {
+        if broken
+            || !self.missing.is_empty()
+            || !self.damaged.is_empty()
+            || !self.contradicting.is_empty()
+        {
             let entities = self
                 .entities
                 .split(';')
@@ -389,11 +419,13 @@ impl<'w> FileCtx<'w> {
                 broken,
                 missing: std::mem::take(&mut self.missing),
                 damaged: std::mem::take(&mut self.damaged),
+                contradicting: std::mem::take(&mut self.contradicting),
                 item: self.item.clone(),
             });
         }
         self.missing.clear();
         self.damaged.clear();
+        self.contradicting.clear();
         self.item = None;
         self.write_one(damage)?;
         self.counts.eligible(NoiseKind::Duplicate);
@@ -737,6 +769,12 @@ pub fn run_job(
         missing: Vec::new(),
         damaged: Vec::new(),
         track_damaged: resource.code == "birth_certificates",
+        contradicting: Vec::new(),
+        track_contradicting: matches!(
+            resource.code.as_str(),
+            "hukou_residents" | "residence_registrations"
+        ),
+        plant_contradiction: false,
         item: None,
         lost: Vec::new(),
     };
@@ -790,13 +828,44 @@ pub fn run_job(
 
 type R = Result<(), SynthError>;
 
+/// The 户籍 rows written with a self-contradicting ID on purpose (besides the random ones), so
+/// that every district with ID noise has this mess where it matters: seniors the allowance
+/// would otherwise approve (alive, 户籍 in force, 80 or older, not yet paid), one in 400 of
+/// them and at least one.
+fn planted_contradictions(w: &World) -> HashSet<PersonIdx> {
+    let paid: HashSet<PersonIdx> = w.senior_payments.iter().map(|s| s.person).collect();
+    // Among people of 70 to 79, whom the senior allowance's scenarios offer (and would
+    // reject on age): every district has some, and the seniors it approves stay clean.
+    let eligible: Vec<PersonIdx> = (0..w.people.len() as PersonIdx)
+        .filter(|&i| {
+            let p = &w.people[i as usize];
+            let age = age_on(p.birth, w.as_of);
+            p.hukou
+                && !p.hukou_pending
+                && p.death.is_none()
+                && !p.moved_out
+                && (70..crate::world::SENIOR_AGE).contains(&age)
+                && !paid.contains(&i)
+                && noise::birth_changing_swap(&p.id).is_some()
+        })
+        .collect();
+    let n = (1 + eligible.len() / 200).min(eligible.len());
+    eligible.into_iter().rev().take(n).collect()
+}
+
 fn hukou(ctx: &mut FileCtx) -> R {
     let w = ctx.world;
-    for p in &w.people {
+    let planted = if ctx.noise_cfg.id_transposed > 0.0 {
+        planted_contradictions(w)
+    } else {
+        HashSet::new()
+    };
+    for (i, p) in w.people.iter().enumerate() {
         if !p.hukou || p.hukou_pending {
             continue;
         }
         let hh = &w.households[p.household as usize];
+        ctx.plant_contradiction = planted.contains(&(i as PersonIdx));
         ctx.person_id("resident_id", &p.id, false);
         ctx.name(&p.name);
         ctx.text(p.sex.label_zh());

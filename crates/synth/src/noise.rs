@@ -299,6 +299,7 @@ pub fn person_id<R: Rng + ?Sized>(
     cfg: &NoiseConfig,
     id: &ResidentId,
     allow_missing: bool,
+    plant_contradiction: bool,
     counts: &mut Tally,
 ) -> NoisyValue {
     let s = id.as_str();
@@ -326,6 +327,13 @@ pub fn person_id<R: Rng + ?Sized>(
         acc += rate;
         hit
     };
+    if plant_contradiction && let Some(text) = birth_changing_swap(id) {
+        counts.applied(NoiseKind::IdTransposed);
+        return NoisyValue {
+            text,
+            noise: Some(NoiseKind::IdTransposed),
+        };
+    }
     let kind = if pick(cfg.id_wrong_check, true) {
         Some(NoiseKind::IdWrongCheck)
     } else if pick(cfg.id_transposed, true) {
@@ -388,6 +396,24 @@ pub fn person_id<R: Rng + ?Sized>(
         counts.applied(k);
     }
     NoisyValue { text, noise: kind }
+}
+
+/// `id` with two digits ten apart swapped (the transposition GB 11643 cannot see) so that the
+/// result is another well-formed ID with a different birth date or sex; `None` when no such
+/// swap exists.
+pub fn birth_changing_swap(id: &ResidentId) -> Option<String> {
+    let b = id.as_str().as_bytes();
+    // Positions 0–3 swap with month and day (10–13); 6 swaps a year digit with the sex digit.
+    [0usize, 1, 2, 3, 6].into_iter().find_map(|i| {
+        if b[i] == b[i + 10] {
+            return None;
+        }
+        let mut w = b.to_vec();
+        w.swap(i, i + 10);
+        let text = String::from_utf8(w).ok()?;
+        let other = ResidentId::parse(&text).ok()?;
+        (other.birth_date() != id.birth_date() || other.sex() != id.sex()).then_some(text)
+    })
 }
 
 /// Writes a person's name with at most one name noise.
@@ -628,10 +654,32 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut counts = Tally::default();
         for _ in 0..200 {
-            let v = person_id(&mut rng, &cfg, &id, true, &mut counts);
+            let v = person_id(&mut rng, &cfg, &id, true, false, &mut counts);
             assert_eq!(v.noise, Some(NoiseKind::IdWrongCheck));
             assert!(ResidentId::parse(&v.text).is_err(), "{}", v.text);
         }
+    }
+
+    #[test]
+    fn a_planted_contradiction_is_a_valid_id_with_another_birth_date_or_sex() {
+        let id = ResidentId::parse("11010519491231002X").unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let v = person_id(
+            &mut rng,
+            &NoiseConfig::default(),
+            &id,
+            false,
+            true,
+            &mut Tally::default(),
+        );
+        assert_eq!(v.noise, Some(NoiseKind::IdTransposed));
+        let written = ResidentId::parse(&v.text).expect("the check digit cannot see the swap");
+        assert!(written.birth_date() != id.birth_date() || written.sex() != id.sex());
+        let differing: Vec<usize> = (0..18)
+            .filter(|&i| v.text.as_bytes()[i] != id.as_str().as_bytes()[i])
+            .collect();
+        assert_eq!(differing.len(), 2);
+        assert_eq!(differing[1] - differing[0], 10, "{}", v.text);
     }
 
     #[test]
@@ -640,7 +688,7 @@ mod tests {
         let mut cfg = NoiseConfig::clean();
         cfg.id_legacy15 = 1.0;
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        let v = person_id(&mut rng, &cfg, &id, true, &mut Tally::default());
+        let v = person_id(&mut rng, &cfg, &id, true, false, &mut Tally::default());
         assert_eq!(v.text.len(), 15);
         assert_eq!(ResidentId::parse_lenient(&v.text).unwrap().id, id);
     }

@@ -6,13 +6,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, Utc};
-use miaopi_govern::{AuditFilter, GovernError, GrantRequest, Principal, Role};
+use miaopi_govern::{AuditFilter, GovernError, GrantRequest, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Authenticated, Caller, session_cookie_header};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::auth::{Authenticated, session_cookie_header};
+use crate::error::{ApiError, ApiResult, ErrorBody, govern_error};
 use crate::governed::parse_purpose;
+use crate::governed::{Caller, identity};
 use crate::limits::{ClientAddr, Scope};
 use crate::state::AppState;
 
@@ -118,37 +119,25 @@ pub async fn login(
     addr: ClientAddr,
     Json(request): Json<LoginRequest>,
 ) -> ApiResult<Response> {
-    crate::limits::admit(&state, Scope::Login, addr, &request.username)?;
-    let account = state
-        .gov
-        .authenticate_account(&request.username, &request.password)
-        .await
-        .map_err(|e| ApiError::internal("checking a password", e))?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "用户名或密码错误",
-            )
-        })?;
-    let ttl = state.options.session_ttl_s;
-    let roles = account.roles.iter().map(role_name).collect();
-    let who = account.display_name.clone();
-    let token = state
-        .gov
-        .create_session(&Principal::Account(account), Utc::now(), ttl)
-        .await
-        .map_err(|e| ApiError::internal("creating a session", e))?;
+    let session =
+        identity::log_in_account(&state, addr, &request.username, &request.password).await?;
+    let (who, roles) = match &session.caller {
+        Caller::Account(a) => (
+            a.display_name.clone(),
+            a.roles.iter().map(role_name).collect(),
+        ),
+        _ => (String::new(), Vec::new()),
+    };
     Ok(with_cookie(
         &state,
         SessionResponse {
-            csrf_token: crate::auth::csrf_token(&token),
-            token,
-            expires_in: ttl,
+            csrf_token: crate::auth::csrf_token(&session.token),
+            token: session.token,
+            expires_in: session.ttl_s,
             who,
             roles,
         },
-        ttl,
+        session.ttl_s,
     ))
 }
 
@@ -166,12 +155,7 @@ pub async fn logout(
         .map(str::to_string);
     let token = bearer.or_else(|| crate::auth::session_cookie(&headers).map(str::to_string));
     if let Some(t) = token {
-        crate::auth::forget_token(&state, &t).await;
-        state
-            .gov
-            .end_session(&t)
-            .await
-            .map_err(|e| ApiError::internal("ending a session", e))?;
+        identity::end_session(&state, &t).await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();
     if let Some(c) = session_cookie_header("", 0, state.options.behind_tls_proxy) {
@@ -202,34 +186,6 @@ pub struct CodeSent {
     pub expires_in: u64,
 }
 
-/// A refusal or bad input from governance, shown to the caller; anything else is ours.
-fn govern_error(e: GovernError, context: &str) -> ApiError {
-    if !e.is_client_error() {
-        return ApiError::internal(context, e);
-    }
-    let message = e.to_string();
-    match e {
-        GovernError::UnknownResource(_)
-        | GovernError::UnknownRequest(_)
-        | GovernError::UnknownConsumer(_)
-        | GovernError::UnknownAccount(_) => ApiError::not_found(message),
-        GovernError::ReviewerNotAllowed { .. } | GovernError::NotGranted { .. } => {
-            ApiError::forbidden("not_allowed", message)
-        }
-        GovernError::AlreadyReviewed { .. } | GovernError::AccountExists(_) => {
-            ApiError::new(StatusCode::CONFLICT, "conflict", message)
-        }
-        GovernError::TooSoon { .. } => {
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_soon", message)
-        }
-        GovernError::UnknownField { .. } => ApiError::bad_request("unknown_field", message),
-        GovernError::InvalidResidentId { .. } => {
-            ApiError::bad_request("invalid_resident_id", message)
-        }
-        _ => ApiError::bad_request("invalid_request", message),
-    }
-}
-
 /// Citizen login (demo identity provider): sends a one-time code. The demo writes the code to
 /// the server log, standing in for the real identity provider's SMS.
 #[utoipa::path(post, path = "/api/v1/citizen/code", tag = "access", request_body = CitizenCodeRequest,
@@ -241,14 +197,8 @@ pub async fn citizen_code(
     addr: ClientAddr,
     Json(request): Json<CitizenCodeRequest>,
 ) -> ApiResult<(StatusCode, Json<CodeSent>)> {
-    crate::limits::admit(&state, Scope::OneTimeCode, addr, &request.resident_id)?;
     let now = Utc::now();
-    let challenge = state
-        .citizens
-        .start(request.resident_id.trim(), now)
-        .await
-        .map_err(|e| govern_error(e, "starting a citizen login"))?;
-    crate::outbox::deliver(&state, &challenge);
+    let challenge = identity::send_citizen_code(&state, addr, &request.resident_id).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(CodeSent {
@@ -271,43 +221,22 @@ pub async fn citizen_login(
     addr: ClientAddr,
     Json(request): Json<CitizenLoginRequest>,
 ) -> ApiResult<Response> {
-    crate::limits::admit(&state, Scope::OneTimeCode, addr, &request.resident_id)?;
-    let now = Utc::now();
-    let resident_id = miaopi_model::ResidentId::parse(request.resident_id.trim())
-        .map_err(|e| {
-            ApiError::bad_request("invalid_resident_id", format!("公民身份号码无效：{e}"))
-        })?
-        .as_str()
-        .to_string();
-    let passed = state
-        .citizens
-        .finish(&resident_id, request.code.trim(), now)
-        .await
-        .map_err(|e| govern_error(e, "finishing a citizen login"))?;
-    if !passed {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_code",
-            "验证码错误或已过期",
-        ));
-    }
-    let ttl = state.options.session_ttl_s;
-    let who = miaopi_index::mask_value("resident_id", &resident_id, 4);
-    let token = state
-        .gov
-        .create_session(&Principal::Citizen { resident_id }, now, ttl)
-        .await
-        .map_err(|e| ApiError::internal("creating a session", e))?;
+    let session =
+        identity::log_in_citizen(&state, addr, &request.resident_id, &request.code).await?;
+    let who = match &session.caller {
+        Caller::Citizen { resident_id } => miaopi_index::mask_value("resident_id", resident_id, 4),
+        _ => String::new(),
+    };
     Ok(with_cookie(
         &state,
         SessionResponse {
-            csrf_token: crate::auth::csrf_token(&token),
-            token,
-            expires_in: ttl,
+            csrf_token: crate::auth::csrf_token(&session.token),
+            token: session.token,
+            expires_in: session.ttl_s,
             who,
             roles: vec!["citizen".into()],
         },
-        ttl,
+        session.ttl_s,
     ))
 }
 

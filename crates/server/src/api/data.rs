@@ -7,13 +7,18 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use miaopi_catalog::EntityRole;
 use miaopi_index::{Key, mask_value};
-use miaopi_lake::{AsOf, Layer};
+use miaopi_lake::arrow::datatypes::DataType;
+use miaopi_lake::datafusion::common::Column;
+use miaopi_lake::datafusion::logical_expr::{Expr, cast, lit};
+use miaopi_lake::{AsOf, Layer, TableRead};
 use miaopi_model::{ResidentId, Uscc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Authenticated, Caller};
+use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::governed::Caller;
+use crate::governed::rows::batches_to_json;
 use crate::governed::{
     audit_reads, consumer_visibility, parse_purpose, purpose_text, read_profile,
 };
@@ -142,10 +147,6 @@ pub struct RecordsPage {
     pub records: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
-fn sql_text(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
-
 /// Shared records of one resource (明细层, standardised), filtered and paged; only granted
 /// fields, masked unless the grant unmasks them. Each person or enterprise in the page is
 /// audited.
@@ -254,16 +255,14 @@ pub async fn records(
         })
         .map(|f| f.name.as_str())
         .collect();
-    let mut select: Vec<String> = fields.iter().map(|f| format!("\"{f}\"")).collect();
+    // The read is built from expressions: the field names were checked against the
+    // catalogue and the filter value is a literal, so nothing a caller sends is parsed.
+    let column = |f: &str| Expr::Column(Column::new_unqualified(f));
+    let mut columns: Vec<Expr> = fields.iter().map(|f| column(f)).collect();
     for (i, f) in subject_fields.iter().enumerate() {
-        select.push(format!("CAST(\"{f}\" AS VARCHAR) AS \"__subject_{i}\""));
+        columns.push(cast(column(f), DataType::Utf8).alias(format!("__subject_{i}")));
     }
-    let mut sql = format!(
-        "SELECT {} FROM dwd.\"{}\"",
-        select.join(", "),
-        resource.code
-    );
-    match (&query.field, &query.value) {
+    let filter = match (&query.field, &query.value) {
         (Some(f), Some(v)) => {
             if resource.field(f).is_none() {
                 return Err(ApiError::bad_request(
@@ -277,32 +276,32 @@ pub async fn records(
                     format!("共享授权不包含用作筛选条件的信息项 {f}"),
                 ));
             }
-            sql.push_str(&format!(
-                " WHERE CAST(\"{f}\" AS VARCHAR) = {}",
-                sql_text(v.trim())
-            ));
+            Some(cast(column(f), DataType::Utf8).eq(lit(v.trim().to_owned())))
         }
-        (None, None) => {}
+        (None, None) => None,
         _ => {
             return Err(ApiError::bad_request(
                 "bad_filter",
                 "筛选须同时给出 field 和 value",
             ));
         }
-    }
+    };
     let limit = query.limit.unwrap_or(50).clamp(1, 1000);
     let offset = query.offset.unwrap_or(0);
-    sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
     // A resource nobody has delivered yet has no table: an empty page, not an error.
-    let batches = if state.lake.has_table(Layer::Dwd, &resource.code) {
-        state
-            .lake
-            .query(&sql, &AsOf::Latest)
-            .await
-            .map_err(|e| ApiError::internal("reading the lake", e))?
-    } else {
-        Vec::new()
-    };
+    let batches = state
+        .lake
+        .read_table(TableRead {
+            layer: Layer::Dwd,
+            table: resource.code.clone(),
+            columns,
+            filter,
+            order_by: Vec::new(),
+            skip: offset as usize,
+            fetch: Some(limit as usize),
+        })
+        .await
+        .map_err(|e| ApiError::internal("reading the lake", e))?;
     let rows = batches_to_json(&batches)?;
     let mut records = Vec::with_capacity(rows.len());
     let mut subjects: BTreeSet<String> = BTreeSet::new();
@@ -346,28 +345,6 @@ pub async fn records(
         offset,
         records,
     }))
-}
-
-/// Arrow batches as JSON objects (one per row).
-pub fn batches_to_json(
-    batches: &[miaopi_lake::arrow::array::RecordBatch],
-) -> ApiResult<Vec<serde_json::Map<String, serde_json::Value>>> {
-    let mut buf = Vec::new();
-    {
-        let mut writer = miaopi_lake::arrow::json::ArrayWriter::new(&mut buf);
-        for b in batches {
-            writer
-                .write(b)
-                .map_err(|e| ApiError::internal("encoding records", e))?;
-        }
-        writer
-            .finish()
-            .map_err(|e| ApiError::internal("encoding records", e))?;
-    }
-    if buf.is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_json::from_slice(&buf).map_err(|e| ApiError::internal("encoding records", e))
 }
 
 /// Read-only SQL.
@@ -473,25 +450,42 @@ pub async fn sql(
         })?;
     let mut records = batches_to_json(&result.batches)?;
     if masked {
-        // An output column named after a sensitive field of a table read is masked at the
-        // field's level; any resident ID left in any text is masked too.
-        let levels: BTreeMap<String, u8> = result
-            .columns_read
-            .iter()
-            .flat_map(|(table, columns)| {
-                columns.iter().filter_map(|c| {
-                    column_sensitivity(&state, table, c)
-                        .filter(|l| *l >= 2)
-                        .map(|l| (c.clone(), l))
-                })
-            })
-            .collect();
+        // Each answer column is masked by the most sensitive catalogue field its values come
+        // from (the plan's lineage, so a rename or a subquery changes nothing): a column as
+        // stored is masked like that field; a value computed from a field of level 3 or more
+        // (`upper(name)`, `substr(resident_id, 7, 8)`) is withheld. Any resident ID left in
+        // any text is masked too.
+        let mut masks: BTreeMap<&str, (u8, &str, bool)> = BTreeMap::new();
+        for (name, source) in &result.output {
+            let most = source
+                .columns
+                .iter()
+                .filter_map(|(t, c)| column_sensitivity(&state, t, c).map(|l| (l, c.as_str())))
+                .max();
+            if let Some((level, field)) = most.filter(|(l, _)| *l >= 2) {
+                let entry = masks
+                    .entry(name.as_str())
+                    .or_insert((level, field, source.direct));
+                if level > entry.0 {
+                    (entry.0, entry.1) = (level, field);
+                }
+                entry.2 &= source.direct;
+            }
+        }
         for record in &mut records {
             for (column, value) in record.iter_mut() {
-                if let (Some(level), serde_json::Value::String(text)) =
-                    (levels.get(column), &*value)
-                {
-                    *value = serde_json::Value::String(mask_value(column, text, *level));
+                let Some(&(level, field, direct)) = masks.get(column.as_str()) else {
+                    continue;
+                };
+                match &*value {
+                    serde_json::Value::Null => {}
+                    serde_json::Value::String(text) if direct || level < 3 => {
+                        *value = serde_json::Value::String(mask_value(field, text, level));
+                    }
+                    _ if level >= 3 => {
+                        *value = serde_json::Value::String(miaopi_index::WITHHELD.into());
+                    }
+                    _ => {}
                 }
             }
             let mut whole = serde_json::Value::Object(std::mem::take(record));

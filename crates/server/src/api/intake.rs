@@ -15,8 +15,9 @@ use miaopi_meta::MetaStore;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::auth::{Authenticated, Caller};
+use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::governed::Caller;
 use crate::state::AppState;
 
 /// Push parameters.

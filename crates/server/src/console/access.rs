@@ -6,13 +6,13 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
-use miaopi_govern::Principal;
 use serde::Deserialize;
 
-use super::{Chrome, PageResult, Viewer, error_page, internal, render, safe_next, same_origin};
+use super::{Chrome, PageResult, Viewer, error_page, render, safe_next, same_origin};
 use crate::auth::session_cookie_header;
-use crate::limits::{ClientAddr, Limited, Scope};
+use crate::error::ApiError;
+use crate::governed::identity::{self, NewSession};
+use crate::limits::{ClientAddr, Limited};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -62,10 +62,22 @@ fn too_many(title: &str) -> super::Refusal {
     )
 }
 
+/// The page for a login the governed service refused: over the abuse limits, or our fault.
+fn refused(title: &str, e: ApiError) -> super::Refusal {
+    if e.status == StatusCode::TOO_MANY_REQUESTS {
+        return too_many(title);
+    }
+    error_page(e.status, Chrome::anonymous(title), e.message)
+}
+
 /// Redirects to `to` with the session cookie set.
-fn with_session(state: &AppState, token: &str, ttl: u64, to: &str) -> Response {
+fn with_session(state: &AppState, session: &NewSession, to: &str) -> Response {
     let mut response = Redirect::to(to).into_response();
-    if let Some(cookie) = session_cookie_header(token, ttl, state.options.behind_tls_proxy) {
+    if let Some(cookie) = session_cookie_header(
+        &session.token,
+        session.ttl_s,
+        state.options.behind_tls_proxy,
+    ) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     response
@@ -80,31 +92,21 @@ pub async fn login(
     if !same_origin(&headers) {
         return Err(refuse_cross_site());
     }
-    crate::limits::admit(&state, Scope::Login, addr, &form.username)
-        .map_err(|_| too_many("工作人员登录"))?;
     let next = safe_next(form.next.as_deref());
-    let account = state
-        .gov
-        .authenticate_account(form.username.trim(), &form.password)
-        .await
-        .map_err(|e| internal(Chrome::anonymous("登录"), "checking a password", e))?;
-    let Some(account) = account else {
-        let mut page = render(&LoginPage {
-            chrome: Chrome::anonymous("工作人员登录"),
-            next,
-            username: form.username,
-            error: "用户名或密码错误".into(),
-        });
-        *page.status_mut() = StatusCode::UNAUTHORIZED;
-        return Ok(page);
-    };
-    let ttl = state.options.session_ttl_s;
-    let token = state
-        .gov
-        .create_session(&Principal::Account(account), Utc::now(), ttl)
-        .await
-        .map_err(|e| internal(Chrome::anonymous("登录"), "creating a session", e))?;
-    Ok(with_session(&state, &token, ttl, &next))
+    match identity::log_in_account(&state, addr, &form.username, &form.password).await {
+        Ok(session) => Ok(with_session(&state, &session, &next)),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            let mut page = render(&LoginPage {
+                chrome: Chrome::anonymous("工作人员登录"),
+                next,
+                username: form.username,
+                error: e.message,
+            });
+            *page.status_mut() = StatusCode::UNAUTHORIZED;
+            Ok(page)
+        }
+        Err(e) => Err(refused("工作人员登录", e)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -119,12 +121,9 @@ pub async fn logout(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     viewer.check_post(&form.csrf)?;
-    crate::auth::forget_token(&state, &viewer.session).await;
-    state
-        .gov
-        .end_session(&viewer.session)
+    identity::end_session(&state, &viewer.session)
         .await
-        .map_err(|e| internal(viewer.chrome("退出", ""), "ending a session", e))?;
+        .map_err(|e| refused("退出", e))?;
     let mut response = Redirect::to("/console/login").into_response();
     if let Some(cookie) = session_cookie_header("", 0, state.options.behind_tls_proxy) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -167,28 +166,21 @@ pub async fn citizen_code(
     if !same_origin(&headers) {
         return Err(refuse_cross_site());
     }
-    crate::limits::admit(&state, Scope::OneTimeCode, addr, &form.resident_id)
-        .map_err(|_| too_many("群众登录"))?;
     let chrome = || Chrome::anonymous("群众登录");
-    let challenge = match state
-        .citizens
-        .start(form.resident_id.trim(), Utc::now())
-        .await
-    {
+    let challenge = match identity::send_citizen_code(&state, addr, &form.resident_id).await {
         Ok(c) => c,
-        Err(e) if e.is_client_error() => {
+        Err(e) if e.status == StatusCode::BAD_REQUEST => {
             let mut page = render(&CitizenLoginPage {
                 chrome: chrome(),
                 resident_id: String::new(),
                 message: String::new(),
-                error: e.to_string(),
+                error: e.message,
             });
             *page.status_mut() = StatusCode::BAD_REQUEST;
             return Ok(page);
         }
-        Err(e) => return Err(internal(chrome(), "starting a citizen login", e)),
+        Err(e) => return Err(refused("群众登录", e)),
     };
-    crate::outbox::deliver(&state, &challenge);
     Ok(render(&CitizenLoginPage {
         chrome: chrome(),
         resident_id: challenge.resident_id.clone(),
@@ -216,8 +208,6 @@ pub async fn citizen_login(
     if !same_origin(&headers) {
         return Err(refuse_cross_site());
     }
-    crate::limits::admit(&state, Scope::OneTimeCode, addr, &form.resident_id)
-        .map_err(|_| too_many("群众登录"))?;
     let chrome = || Chrome::anonymous("群众登录");
     let again = |resident_id: String, error: String, status: StatusCode| {
         let mut page = render(&CitizenLoginPage {
@@ -229,40 +219,14 @@ pub async fn citizen_login(
         *page.status_mut() = status;
         page
     };
-    let resident_id = match miaopi_model::ResidentId::parse(form.resident_id.trim()) {
-        Ok(id) => id.as_str().to_string(),
-        Err(e) => {
-            return Ok(again(
-                String::new(),
-                format!("公民身份号码无效：{e}"),
-                StatusCode::BAD_REQUEST,
-            ));
+    match identity::log_in_citizen(&state, addr, &form.resident_id, &form.code).await {
+        Ok(session) => Ok(with_session(&state, &session, "/console/apply")),
+        Err(e) if e.code == "invalid_resident_id" => {
+            Ok(again(String::new(), e.message, StatusCode::BAD_REQUEST))
         }
-    };
-    let now = Utc::now();
-    let passed = match state
-        .citizens
-        .finish(&resident_id, form.code.trim(), now)
-        .await
-    {
-        Ok(p) => p,
-        Err(e) if e.is_client_error() => {
-            return Ok(again(resident_id, e.to_string(), StatusCode::BAD_REQUEST));
-        }
-        Err(e) => return Err(internal(chrome(), "finishing a citizen login", e)),
-    };
-    if !passed {
-        return Ok(again(
-            resident_id,
-            "验证码错误或已过期".into(),
-            StatusCode::UNAUTHORIZED,
-        ));
+        Err(e) if matches!(e.status, StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED) => Ok(
+            again(form.resident_id.trim().to_owned(), e.message, e.status),
+        ),
+        Err(e) => Err(refused("群众登录", e)),
     }
-    let ttl = state.options.session_ttl_s;
-    let token = state
-        .gov
-        .create_session(&Principal::Citizen { resident_id }, now, ttl)
-        .await
-        .map_err(|e| internal(chrome(), "creating a session", e))?;
-    Ok(with_session(&state, &token, ttl, "/console/apply"))
 }

@@ -9,6 +9,9 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use miaopi_index::{EntityKind, Key};
+use miaopi_lake::arrow::datatypes::DataType;
+use miaopi_lake::datafusion::logical_expr::{cast, col, lit};
+use miaopi_lake::{Layer, TableRead};
 use miaopi_meta::{BatchState, MetaStore};
 use serde::Deserialize;
 
@@ -356,20 +359,26 @@ async fn quarantine_samples(
     if b.rows_quarantined.unwrap_or(0) == 0 {
         return (Vec::new(), "本批次没有被隔离的记录。".into());
     }
-    // The resource name comes from the catalogue, the batch id was checked as hex: neither can
-    // carry SQL.
     let Some(resource) = state.pack.resource(&b.resource) else {
         return (
             Vec::new(),
             "资源目录中已没有该资源，无法读取隔离记录。".into(),
         );
     };
-    let sql = format!(
-        "SELECT CAST(line AS VARCHAR) AS line, reasons_zh FROM quarantine.{} WHERE batch_id = '{}' ORDER BY line LIMIT {SAMPLE_ROWS}",
-        resource.code, b.batch_id
-    );
-    let rows = match state.lake.query(&sql, &miaopi_lake::AsOf::Latest).await {
-        Ok(batches) => match crate::api::data::batches_to_json(&batches) {
+    let read = TableRead {
+        layer: Layer::Quarantine,
+        table: resource.code.clone(),
+        columns: vec![
+            cast(col("line"), DataType::Utf8).alias("line"),
+            col("reasons_zh"),
+        ],
+        filter: Some(col("batch_id").eq(lit(b.batch_id.clone()))),
+        order_by: vec![col("line").sort(true, false)],
+        skip: 0,
+        fetch: Some(SAMPLE_ROWS),
+    };
+    let rows = match state.lake.read_table(read).await {
+        Ok(batches) => match crate::governed::rows::batches_to_json(&batches) {
             Ok(rows) => rows,
             Err(_) => return (Vec::new(), "隔离记录无法读取。".into()),
         },

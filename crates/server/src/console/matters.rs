@@ -12,7 +12,9 @@ use miaopi_decide::engine::LogicDescription;
 use miaopi_decide::manifest::FormType;
 
 use super::{Chrome, PageResult, Refusal, Viewer, error_page, internal, markdown, render};
-use crate::api::matters::{ApplicationRequest, DecisionView, decide_application, now_shanghai};
+use crate::governed::applications::{
+    ApplicationRequest, DecisionView, decide_application, now_shanghai,
+};
 use crate::state::AppState;
 
 pub struct MatterRow {

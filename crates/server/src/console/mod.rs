@@ -28,9 +28,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
-use miaopi_govern::{Principal, Role};
+use miaopi_govern::Role;
 
-use crate::auth::{Caller, session_cookie};
+use crate::auth::session_cookie;
+use crate::governed::Caller;
 use crate::state::AppState;
 
 /// The console's one stylesheet, served by the server (no build step, no CDN).
@@ -361,13 +362,14 @@ impl FromRequestParts<AppState> for Viewer {
         let Some(token) = session_cookie(&parts.headers).map(str::to_string) else {
             return Err(to_login());
         };
-        let principal = state.gov.session(&token, Utc::now()).await.map_err(|e| {
-            internal(Chrome::anonymous("服务内部错误"), "checking a session", e).into_response()
-        })?;
-        let caller = match principal {
-            Some(Principal::Account(a)) => Caller::Account(a),
-            Some(Principal::Citizen { resident_id }) => Caller::Citizen { resident_id },
-            Some(Principal::Consumer(_)) => {
+        // The same lookup as the API's: one cache, one expiry, one logout.
+        let caller = crate::governed::identity::caller_for_token(state, &token)
+            .await
+            .map_err(|e| {
+                error_page(e.status, Chrome::anonymous("服务内部错误"), e.message).into_response()
+            })?;
+        let caller = match caller {
+            Some(Caller::Consumer(_)) => {
                 return Err(error_page(
                     StatusCode::FORBIDDEN,
                     Chrome::anonymous("无权访问"),
@@ -375,6 +377,7 @@ impl FromRequestParts<AppState> for Viewer {
                 )
                 .into_response());
             }
+            Some(caller) => caller,
             // Expired or ended: log in again.
             None => return Err(to_login()),
         };

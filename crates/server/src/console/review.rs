@@ -18,7 +18,7 @@ use super::{
     Chrome, PageResult, Refusal, Viewer, action_zh, encode_component, error_page, internal, render,
     shanghai_time,
 };
-use crate::auth::Caller;
+use crate::governed::Caller;
 use crate::state::AppState;
 
 pub struct RequestRow {

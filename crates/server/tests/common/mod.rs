@@ -219,6 +219,9 @@ pub struct Scenario {
     pub applicant: String,
     pub application_date: NaiveDate,
     pub expected: String,
+    /// Conditions the data cannot decide (for `manual_review`).
+    #[serde(default)]
+    pub unknown: Vec<String>,
     /// The generator's form values (its own keys; see [`form_input`]).
     #[serde(default)]
     pub form: serde_json::Map<String, serde_json::Value>,

@@ -83,7 +83,7 @@ fn scenarios_are_well_formed_and_cover_every_outcome() {
             let bucket = match expected {
                 "rejected" => format!("rejected/{}", failing.first().copied().unwrap_or("")),
                 "manual_review" => {
-                    format!("manual_review/{}", unknown.first().copied().unwrap_or(""))
+                    format!("manual_review/{}", unknown.join("+"))
                 }
                 other => other.to_string(),
             };
