@@ -925,6 +925,11 @@ pub async fn fill_index(
             p.golden = golden.to_map(e, r);
             p.edges = edges_of(graph, &edge_start, &edge_list, e);
             p.links = evidence.remove(&e).unwrap_or_default();
+            // Batches are scanned in no fixed order: sorted like the facts, so that the same
+            // lake always gives the same bytes (an incremental run compares them).
+            p.links.sort_by(|a, b| {
+                (&a.resource, &a.batch_id, a.record).cmp(&(&b.resource, &b.batch_id, b.record))
+            });
             put(&mut writer, &p, &mut fill, &mut evicted, |owner| {
                 is_produced(owner, graph, &produced_node, &produced_other)
             })?;

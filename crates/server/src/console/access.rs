@@ -169,14 +169,15 @@ pub async fn citizen_code(
     let chrome = || Chrome::anonymous("群众登录");
     let challenge = match identity::send_citizen_code(&state, addr, &form.resident_id).await {
         Ok(c) => c,
-        Err(e) if e.status == StatusCode::BAD_REQUEST => {
+        // A bad ID, or another code asked for too soon: the form again, saying which.
+        Err(e) if e.status == StatusCode::BAD_REQUEST || e.code == "too_soon" => {
             let mut page = render(&CitizenLoginPage {
                 chrome: chrome(),
                 resident_id: String::new(),
                 message: String::new(),
                 error: e.message,
             });
-            *page.status_mut() = StatusCode::BAD_REQUEST;
+            *page.status_mut() = e.status;
             return Ok(page);
         }
         Err(e) => return Err(refused("群众登录", e)),

@@ -33,13 +33,16 @@ mod tests {
     fn front_ends_reach_each_other_only_through_the_governed_layer() {
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut checked = 0;
+        // Spelled in two halves, so that this file does not match itself.
+        let (api, console, auth) = (
+            concat!("crate::", "api"),
+            concat!("crate::", "console::"),
+            concat!("crate::", "auth"),
+        );
         for (dir, forbidden) in [
-            ("console", &["crate::api"][..]),
-            ("api", &["crate::console"][..]),
-            (
-                "governed",
-                &["crate::api", "crate::console::", "crate::auth"][..],
-            ),
+            ("console", &[api][..]),
+            ("api", &[console][..]),
+            ("governed", &[api, console, auth][..]),
         ] {
             for entry in std::fs::read_dir(src.join(dir)).unwrap() {
                 let path = entry.unwrap().path();

@@ -151,6 +151,7 @@ fn senior_allowance_outcomes_agree_with_the_people_truth() {
         let id = sc["applicant"].as_str().unwrap();
         let expected = sc["expected"].as_str().unwrap();
         let failing = strings(&sc["failing"]);
+        let unknown = strings(&sc["unknown"]);
         let Some(birth) = e
             .person(id, "birth_date")
             .and_then(|b| b.parse::<NaiveDate>().ok())
@@ -186,7 +187,8 @@ fn senior_allowance_outcomes_agree_with_the_people_truth() {
                 format!("{id} rejected as dead but has no death date")
             });
         }
-        if !failing.contains(&"age") {
+        // Unknown (a 户籍 row contradicting its own ID gives no age) says nothing either way.
+        if !failing.contains(&"age") && !unknown.contains(&"age") {
             f.check(age >= 80, || {
                 format!("{id} ({expected}, failing {failing:?}) is {age}, under 80, yet age holds")
             });
