@@ -829,13 +829,12 @@ pub fn run_job(
 type R = Result<(), SynthError>;
 
 /// The 户籍 rows written with a self-contradicting ID on purpose (besides the random ones), so
-/// that every district with ID noise has this mess where it matters: seniors the allowance
-/// would otherwise approve (alive, 户籍 in force, 80 or older, not yet paid), one in 400 of
-/// them and at least one.
+/// that every district with ID noise has this mess where a decision reads it: people of 70 to
+/// 79 (alive, 户籍 in force, not paid), whom the senior allowance's scenarios offer — one in
+/// 200 of them and at least one.
 fn planted_contradictions(w: &World) -> HashSet<PersonIdx> {
     let paid: HashSet<PersonIdx> = w.senior_payments.iter().map(|s| s.person).collect();
-    // Among people of 70 to 79, whom the senior allowance's scenarios offer (and would
-    // reject on age): every district has some, and the seniors it approves stay clean.
+    // Under 80, so that the seniors a small district approves stay clean.
     let eligible: Vec<PersonIdx> = (0..w.people.len() as PersonIdx)
         .filter(|&i| {
             let p = &w.people[i as usize];
