@@ -10,6 +10,7 @@
 //!
 //! See `docs/matters.md` ("Deciding on the platform").
 
+pub mod approvals;
 pub mod contradiction;
 pub mod error;
 pub mod facts;

@@ -8,8 +8,9 @@
 //! $HOME/certificates/<id>.cert     signed certificates (canonical JSON line + signature line)
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 use chrono::{DateTime, FixedOffset};
 use miaopi_catalog::Pack;
@@ -25,6 +26,9 @@ use miaopi_meta::{
 };
 
 use crate::ApplyError;
+use crate::approvals::{
+    ApprovalsInForce, WithApprovals, counts_stale_approvals, fed_roles, has_fed_facts,
+};
 use crate::facts::IndexFacts;
 use crate::parties::resolve_supplied;
 
@@ -138,6 +142,10 @@ pub struct Platform {
     /// The meta store.
     pub meta: SqliteMeta,
     keys: CertKeyPair,
+    /// Matter → party roles that facts fed by its approvals look up.
+    fed: BTreeMap<String, BTreeSet<String>>,
+    /// The approvals in force of those matters.
+    approvals: RwLock<ApprovalsInForce>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -165,13 +173,56 @@ impl Platform {
             .collect();
         let facts = IndexFacts::open(home, pack, &meta, chosen).await?;
         let keys = issuer_keys(home)?;
-        Ok(Platform {
+        let fed = fed_roles(&packages);
+        let platform = Platform {
             home: home.to_path_buf(),
             packages,
             facts,
             meta,
             keys,
-        })
+            fed,
+            approvals: RwLock::new(ApprovalsInForce::default()),
+        };
+        platform.refresh_approvals().await?;
+        Ok(platform)
+    }
+
+    /// Reloads the approvals in force from the meta store, unless no decision was stored
+    /// since this copy was made (by this process: it keeps the copy current itself).
+    async fn refresh_approvals(&self) -> Result<(), ApplyError> {
+        if self.fed.is_empty() {
+            return Ok(());
+        }
+        let high_water = self.meta.decisions_high_water().await?;
+        if self.read_approvals()?.high_water == Some(high_water) {
+            return Ok(());
+        }
+        let matters: Vec<String> = self.fed.keys().cloned().collect();
+        let mut fresh = ApprovalsInForce::default();
+        for (id, json) in self.meta.approvals_in_force(&matters).await? {
+            let receipt = parse_receipt(&json, Some(&id))?;
+            let package = self.package_of(&receipt)?;
+            fresh.add(&receipt, package, &self.fed);
+        }
+        fresh.high_water = Some(high_water);
+        *self
+            .approvals
+            .write()
+            .map_err(|_| ApplyError::Invariant("approvals lock poisoned".into()))? = fresh;
+        Ok(())
+    }
+
+    fn read_approvals(
+        &self,
+    ) -> Result<std::sync::RwLockReadGuard<'_, ApprovalsInForce>, ApplyError> {
+        self.approvals
+            .read()
+            .map_err(|_| ApplyError::Invariant("approvals lock poisoned".into()))
+    }
+
+    /// How many of the platform's approvals in force facts currently count.
+    pub fn approvals_in_force(&self) -> usize {
+        self.read_approvals().map_or(0, |a| a.len())
     }
 
     /// The state directory.
@@ -186,20 +237,38 @@ impl Platform {
 
     /// Decides an application (nothing stored): supplied parties from the graph, facts from
     /// the index, the version in force on the application date.
+    ///
+    /// Facts fed by a matter (`fed_by`) also count the platform's own approvals in force.
     pub fn decide(
+        &self,
+        application: Application,
+        decided_at: DateTime<FixedOffset>,
+    ) -> Result<Receipt, ApplyError> {
+        self.decide_seeing(application, decided_at, &ApprovalsInForce::default())
+    }
+
+    /// [`Platform::decide`], also counting approvals not stored yet (`pending`).
+    fn decide_seeing(
         &self,
         mut application: Application,
         decided_at: DateTime<FixedOffset>,
+        pending: &ApprovalsInForce,
     ) -> Result<Receipt, ApplyError> {
         let package = self
             .packages
             .in_force(&application.matter, application.application_date)?;
         let session = self.facts.session()?;
         resolve_supplied(&session, package, &mut application)?;
+        let approvals = self.read_approvals()?;
+        let source = WithApprovals {
+            inner: session,
+            approvals: &approvals,
+            pending,
+        };
         Ok(miaopi_decide::decide_with(
             package,
             &application,
-            &session,
+            &source,
             decided_at,
         )?)
     }
@@ -235,7 +304,46 @@ impl Platform {
     /// revoked. Recording a receipt again hands back its certificate rather than a second
     /// one. Either everything is stored or nothing is (certificate files written for a failed
     /// group are left unreferenced).
+    ///
+    /// An approval whose facts count the platform's approvals is decided again first when
+    /// another approval came into force since (stored by another request, or earlier in this
+    /// group): two parents applying at once for one child do not both get a 户口.
     pub async fn record_group(&self, items: &[ToRecord<'_>]) -> Result<Vec<Recorded>, ApplyError> {
+        self.refresh_approvals().await?;
+        let mut pending = ApprovalsInForce::default();
+        let mut redecided: Vec<Option<Receipt>> = Vec::with_capacity(items.len());
+        for item in items {
+            let receipt = item.receipt;
+            let package = self.package_of(receipt)?;
+            let mut again = None;
+            if receipt.outcome.is_approval() && has_fed_facts(package) && {
+                let approvals = self.read_approvals()?;
+                let source = WithApprovals {
+                    inner: miaopi_decide::FixedFacts::default(),
+                    approvals: &approvals,
+                    pending: &pending,
+                };
+                counts_stale_approvals(receipt, package, &source)
+            } {
+                let fresh =
+                    self.decide_seeing(receipt.application.clone(), receipt.decided_at, &pending)?;
+                if !decides_alike(&fresh, receipt) {
+                    again = Some(fresh);
+                }
+            }
+            let decided = again.as_ref().unwrap_or(receipt);
+            pending.add(decided, self.package_of(decided)?, &self.fed);
+            redecided.push(again);
+        }
+        let items: Vec<ToRecord<'_>> = items
+            .iter()
+            .zip(&redecided)
+            .map(|(item, again)| ToRecord {
+                receipt: again.as_ref().unwrap_or(item.receipt),
+                ..*item
+            })
+            .collect();
+        let items = items.as_slice();
         // What each item is: new (maybe replacing a decision), or a repeat of a decision in
         // force — stored earlier, or earlier in this group.
         enum Plan {
@@ -431,9 +539,30 @@ impl Platform {
                 revoke(c.certificate.certificate.id.clone());
             }
         }
-        self.meta
+        let high_water = self.read_approvals()?.high_water;
+        let stored = self
+            .meta
             .store_decided_in_force(&decisions, &certificates, &changes)
             .await?;
+        if !self.fed.is_empty() {
+            let now = self.meta.decisions_high_water().await?;
+            let mut approvals = self
+                .approvals
+                .write()
+                .map_err(|_| ApplyError::Invariant("approvals lock poisoned".into()))?;
+            for (old, _) in &changes.superseded {
+                approvals.remove(old);
+            }
+            for (item, plan) in items.iter().zip(&plans) {
+                if matches!(plan, Plan::New { .. }) {
+                    approvals.add(item.receipt, self.package_of(item.receipt)?, &self.fed);
+                }
+            }
+            // Another process stored decisions meanwhile: reload before the next decision.
+            approvals.high_water = high_water
+                .and_then(|h| h.checked_add(i64::try_from(stored).ok()?))
+                .filter(|expected| *expected == now);
+        }
 
         let mut out = Vec::with_capacity(items.len());
         for ((item, plan), certificate) in items.iter().zip(plans).zip(issued) {

@@ -20,7 +20,10 @@ use crate::dates;
 use crate::datum::{Datum, DatumType};
 use crate::engine::{EngineInfo, EvalValue, Inputs};
 use crate::error::DecideError;
-use crate::facts::{Conflict, ConflictingValue, FactSource, FactValue, Subject, SubjectKey};
+use crate::facts::{
+    ApprovalInForce, Conflict, ConflictingValue, EffectOf, FactSource, FactValue, FedBinding,
+    Provenance, Subject, SubjectKey,
+};
 use crate::manifest::{
     Aggregate, CrossCheck, DerivedKind, FormType, KeyAttribute, KeySource, PartyKind,
 };
@@ -755,19 +758,77 @@ impl Eval<'_> {
             FactMode::Live(source) => {
                 let source = *source;
                 let subject = self.party(&f.party)?;
-                match subject {
+                let fed = match f.binding().and_then(|b| b.fed_by.as_ref()) {
+                    Some(fed) => Some(self.approvals_feeding(fed, source)?),
+                    None => None,
+                };
+                let own = fed.as_ref().and_then(|(own, _)| own.clone());
+                let mut value = match subject {
                     None => FactValue::missing(),
                     Some(subject) => {
-                        let mut v = fetch(f, &subject, source, self.at)?;
+                        let mut v = fetch(f, &subject, source, self.at, own)?;
                         cross_check(f, &subject, &mut v);
                         v
                     }
+                };
+                if let Some((_, others)) = fed {
+                    count_approvals(&mut value, f, &others);
                 }
+                value
             }
         };
         self.facts.insert(name.to_owned(), value.clone());
         Ok(value)
     }
+
+    /// The platform's approvals in force that feed a fact: the one this application re-decides
+    /// (whose effects are left out), and the others (each one more record).
+    fn approvals_feeding(
+        &mut self,
+        fed: &FedBinding,
+        source: &dyn FactSource,
+    ) -> Result<(Option<EffectOf>, Vec<ApprovalInForce>), DecideError> {
+        let Some(party) = self.party(&fed.party)? else {
+            return Ok((None, Vec::new()));
+        };
+        let mut approvals = source.approvals_in_force(&fed.matter, &fed.party, &party.key);
+        let period = period_of(self.package, self.app);
+        let own = approvals.iter().position(|a| {
+            period.is_some()
+                && a.matter == self.package.manifest.code
+                && a.applicant == self.app.applicant
+                && a.period == period
+        });
+        let own = own.map(|i| approvals.remove(i)).map(|a| EffectOf {
+            receipt_id: a.receipt_id,
+            decided_at: a.decided_at,
+            application_date: a.application_date,
+            since: fed.since.clone(),
+        });
+        Ok((own, approvals))
+    }
+}
+
+/// Adds the platform's approvals to a fed fact: one more record each. A known "has" wins over
+/// a register that was never delivered or is late; a count over an unknown register stays
+/// unknown.
+fn count_approvals(value: &mut FactValue, f: &ResolvedFact, approvals: &[ApprovalInForce]) {
+    if approvals.is_empty() {
+        return;
+    }
+    match (&f.value_type, &value.value) {
+        (DatumType::Bool, _) => {
+            value.value = Some(Datum::Bool(true));
+            value.stale = false;
+        }
+        (DatumType::Int, Some(Datum::Int(n))) => {
+            value.value = Some(Datum::Int(n + approvals.len() as i64));
+        }
+        _ => return,
+    }
+    value
+        .provenance
+        .extend(approvals.iter().map(ApprovalInForce::provenance));
 }
 
 fn fetch(
@@ -775,6 +836,7 @@ fn fetch(
     subject: &Subject,
     source: &dyn FactSource,
     at: DateTime<FixedOffset>,
+    effect_of: Option<EffectOf>,
 ) -> Result<FactValue, DecideError> {
     match &f.origin {
         FactOrigin::KeyAttribute { attribute } => {
@@ -795,7 +857,14 @@ fn fetch(
             Ok(FactValue::known(value, Vec::new()))
         }
         FactOrigin::Resource(binding) => {
-            let v = source.fetch(subject, binding, at)?;
+            let v = match effect_of {
+                None => source.fetch(subject, binding, at)?,
+                Some(effect_of) => {
+                    let mut binding = (**binding).clone();
+                    binding.effect_of = Some(effect_of);
+                    source.fetch(subject, &binding, at)?
+                }
+            };
             if let Some(d) = &v.value
                 && !d.has_type(&f.value_type)
             {
@@ -949,7 +1018,21 @@ fn source_text(f: &ResolvedFact, v: &FactValue) -> String {
         };
         return format!("{}：{}（{state}）", f.name, f.source_label);
     }
-    let mut batches: Vec<&str> = v.provenance.iter().map(|p| p.batch_id.as_str()).collect();
+    // The platform's own approvals that a fed fact counted, named by receipt.
+    let (ours, theirs): (Vec<&Provenance>, Vec<&Provenance>) = v
+        .provenance
+        .iter()
+        .partition(|p| p.resource == crate::facts::PLATFORM_DECISIONS);
+    let ours: Vec<&str> = ours.iter().map(|p| p.record.as_str()).collect();
+    if theirs.is_empty() {
+        return format!("{}：{}", f.name, ours.join("、"));
+    }
+    let ours = if ours.is_empty() {
+        String::new()
+    } else {
+        format!("；{}", ours.join("、"))
+    };
+    let mut batches: Vec<&str> = theirs.iter().map(|p| p.batch_id.as_str()).collect();
     batches.dedup();
     let more = if batches.len() > 3 {
         format!(" 等 {} 批", batches.len())
@@ -958,7 +1041,7 @@ fn source_text(f: &ResolvedFact, v: &FactValue) -> String {
     };
     batches.truncate(3);
     format!(
-        "{}：{}，批次 {}{more}",
+        "{}：{}，批次 {}{more}{ours}",
         f.name,
         f.source_label,
         batches.join("、")

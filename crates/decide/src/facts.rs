@@ -9,7 +9,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, FixedOffset};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate};
 use miaopi_model::{ResidentId, Uscc};
 use serde::{Deserialize, Serialize};
 
@@ -178,6 +178,90 @@ pub struct FactBinding {
     pub value_type: DatumType,
     /// 最长时效 (天) of the resource's update cycle.
     pub max_age_days: u32,
+    /// The platform's own approvals that this fact also records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fed_by: Option<FedBinding>,
+    /// Set while re-deciding one of those approvals: the records it caused, left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect_of: Option<EffectOf>,
+}
+
+/// 本平台决定计入事实, resolved ([`crate::manifest::FedBy`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FedBinding {
+    /// The matter whose approvals in force count.
+    pub matter: String,
+    /// The party role (in both packages) whose keys must agree.
+    pub party: String,
+    /// The date or month field at which a record caused by an approval starts.
+    pub since: Option<String>,
+}
+
+/// An approval being re-decided: the register rows it caused are not evidence against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EffectOf {
+    /// Its receipt.
+    pub receipt_id: String,
+    /// When it was decided: without `since`, rows that arrived later are its effect.
+    pub decided_at: DateTime<FixedOffset>,
+    /// Its application date: rows starting on or after it (or in its month) are its effect.
+    pub application_date: NaiveDate,
+    /// The binding's `since` field.
+    pub since: Option<String>,
+}
+
+impl EffectOf {
+    /// Whether `r` is (taken as) caused by the approval.
+    pub fn caused(&self, r: &Record) -> bool {
+        let start = self.since.as_ref().and_then(|f| r.fields.get(f));
+        match start {
+            Some(Datum::Date(d)) => *d >= self.application_date,
+            Some(Datum::Month(m)) => {
+                let month_start = self.application_date.with_day(1);
+                m.first_day().zip(month_start).is_some_and(|(a, b)| a >= b)
+            }
+            _ => r.provenance.ingested_at > self.decided_at,
+        }
+    }
+}
+
+/// 本平台在效批准: one approval of the platform in force, as a fact fed by its matter sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalInForce {
+    /// Its receipt.
+    pub receipt_id: String,
+    /// The matter.
+    pub matter: String,
+    /// The deciding department (提供方 of the fact it feeds).
+    pub unit: String,
+    /// Its applicant.
+    pub applicant: SubjectKey,
+    /// Its period ([`crate::period_of`]); `None` when it names none.
+    pub period: Option<String>,
+    /// When it was decided.
+    pub decided_at: DateTime<FixedOffset>,
+    /// Its application date.
+    pub application_date: NaiveDate,
+}
+
+/// The resource code that provenance of a platform approval names.
+pub const PLATFORM_DECISIONS: &str = "platform_decisions";
+
+impl ApprovalInForce {
+    /// The approval as a fact's provenance.
+    pub fn provenance(&self) -> Provenance {
+        Provenance {
+            unit: self.unit.clone(),
+            resource: PLATFORM_DECISIONS.to_owned(),
+            batch_id: self.receipt_id.clone(),
+            ingested_at: self.decided_at,
+            record: format!(
+                "本平台{}批准（回执 {}…）",
+                self.decided_at.format("%Y-%m-%d"),
+                &self.receipt_id[..16.min(self.receipt_id.len())]
+            ),
+        }
+    }
 }
 
 /// Why a source could not answer. The decision is not made (the caller may retry); it is never
@@ -205,6 +289,18 @@ pub trait FactSource {
         binding: &FactBinding,
         at: DateTime<FixedOffset>,
     ) -> Result<FactValue, FactSourceError>;
+
+    /// The platform's approvals in force of `matter` whose party `role` has `key` (facts with
+    /// [`FactBinding::fed_by`]). None by default: a source of department data only.
+    fn approvals_in_force(
+        &self,
+        matter: &str,
+        role: &str,
+        key: &SubjectKey,
+    ) -> Vec<ApprovalInForce> {
+        let _ = (matter, role, key);
+        Vec::new()
+    }
 }
 
 /// A record of a resource as a source holds it.
@@ -234,6 +330,9 @@ pub struct RecordSet {
 }
 
 fn filter_matches(binding: &FactBinding, r: &Record) -> bool {
+    if binding.effect_of.as_ref().is_some_and(|e| e.caused(r)) {
+        return false;
+    }
     binding.filter.iter().all(|(field, accepted)| {
         r.fields.get(field).is_some_and(|v| match v {
             Datum::Text(s) => accepted.iter().any(|a| a == s),
@@ -545,6 +644,8 @@ mod tests {
             last_n: None,
             value_type: DatumType::Text,
             max_age_days: 2,
+            fed_by: None,
+            effect_of: None,
         }
     }
 

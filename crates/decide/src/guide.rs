@@ -32,8 +32,13 @@ fn fact_line(pack: &Pack, f: &ResolvedFact, party_label: &str) -> String {
                 .resource(&b.resource)
                 .map(|r| r.update_cycle.label_zh())
                 .unwrap_or("");
+            let fed = b
+                .fed_by
+                .as_ref()
+                .map(|_| "；本平台已作出且有效的批准同样计入，无需等待部门数据更新")
+                .unwrap_or("");
             format!(
-                "{}：{}「{}」{}（{}，{}更新）",
+                "{}：{}「{}」{}（{}，{}更新{fed}）",
                 f.name,
                 unit_name(pack, &b.unit),
                 resource,

@@ -43,8 +43,9 @@ pub use decide::{
 pub use engine::{CompiledModel, DecisionEngine, DsntkEngine, EngineInfo, EvalValue};
 pub use error::{DecideError, PackageError, PackageErrors};
 pub use facts::{
-    Conflict, FactBinding, FactSource, FactSourceError, FactValue, FixedFacts, InMemoryFacts,
-    Provenance, Record, RecordSet, Subject, SubjectKey, aggregate,
+    ApprovalInForce, Conflict, EffectOf, FactBinding, FactSource, FactSourceError, FactValue,
+    FedBinding, FixedFacts, InMemoryFacts, PLATFORM_DECISIONS, Provenance, Record, RecordSet,
+    Subject, SubjectKey, aggregate,
 };
 pub use guide::render_guide;
 pub use manifest::{Aggregate, Manifest, PartyKind};

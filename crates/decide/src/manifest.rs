@@ -370,6 +370,32 @@ pub struct FactSpec {
     /// 说明 shown in the guide.
     #[serde(default)]
     pub description: Option<String>,
+    /// The platform's own approvals that this fact also records ([`FedBy`]).
+    #[serde(default)]
+    pub fed_by: Option<FedBy>,
+}
+
+/// 本平台决定计入事实: an `exists`/`count` fact that the platform's own approvals of a matter
+/// also establish, before the department's register shows them (an approved 高龄津贴 is "在发放
+/// 名册" at once; a newborn registered through 秒批 "已有户籍").
+///
+/// Deciding an application, every approval in force of `matter` whose `party` has the key this
+/// application's `party` has counts as one more record. When the application re-decides an
+/// approval of `matter` itself (same applicant and period), that approval does not count, nor do
+/// the register rows it caused: those whose `since` field (a start date or month) is on or
+/// after its application date or, without `since`, those that arrived after it was decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FedBy {
+    /// The matter whose approvals in force count.
+    pub matter: String,
+    /// The party role, in this package and in `matter`'s, whose keys must agree; defaults to
+    /// the fact's party.
+    #[serde(default)]
+    pub party: Option<String>,
+    /// The resource field (date or month) at which a record caused by an approval starts.
+    #[serde(default)]
+    pub since: Option<String>,
 }
 
 /// 派生方式.

@@ -16,9 +16,10 @@ use crate::engine::{
     CompiledModel, DecisionEngine, EngineInfo, LogicDescription, ModelDescription, RULE_COLUMN,
 };
 use crate::error::{DecideError, PackageError, PackageErrors};
-use crate::facts::FactBinding;
+use crate::facts::{FactBinding, FedBinding};
 use crate::manifest::{
-    Aggregate, CrossCheck, DerivedKind, FormType, KeyAttribute, KeySource, Manifest, PartyKind,
+    Aggregate, CrossCheck, DerivedKind, FactSpec, FedBy, FormType, KeyAttribute, KeySource,
+    Manifest, PartyKind,
 };
 use crate::testing::{self, TestCase};
 
@@ -553,6 +554,10 @@ impl Validator {
                     "cross_check id_birth_date needs a date fact of a person",
                 );
             }
+            let fed_by = f
+                .fed_by
+                .as_ref()
+                .and_then(|fed| self.fed_binding(m, f, fed, aggregate, resource, &item));
             let unit = pack.unit(&resource.unit);
             let unit_label = unit.map(|u| u.short_name.clone()).unwrap_or_default();
             out.push(ResolvedFact {
@@ -571,6 +576,8 @@ impl Validator {
                     last_n: f.last_n,
                     value_type: value_type.clone(),
                     max_age_days: resource.update_cycle.max_age_days(),
+                    fed_by,
+                    effect_of: None,
                 })),
                 value_type,
                 cross_check: f.cross_check,
@@ -578,6 +585,60 @@ impl Validator {
             });
         }
         out
+    }
+
+    /// Checks a fact's [`FedBy`] within its package (the fed matter's own roles are checked
+    /// by [`Packages::from_packages`]).
+    fn fed_binding(
+        &mut self,
+        m: &Manifest,
+        f: &FactSpec,
+        fed: &FedBy,
+        aggregate: Aggregate,
+        resource: &Resource,
+        item: &Option<String>,
+    ) -> Option<FedBinding> {
+        if !matches!(aggregate, Aggregate::Exists | Aggregate::Count) {
+            self.file_err(
+                MANIFEST_FILE,
+                item.clone(),
+                "fed_by: an approval adds a record, not a value: the aggregate must be exists or count",
+            );
+            return None;
+        }
+        let party = fed.party.clone().unwrap_or_else(|| f.party.clone());
+        if !m.parties.iter().any(|p| p.role == party) {
+            self.file_err(
+                MANIFEST_FILE,
+                item.clone(),
+                format!("fed_by: unknown party {party:?}"),
+            );
+            return None;
+        }
+        if let Some(since) = &fed.since {
+            let fits = resource.field(since).is_some_and(|fd| {
+                matches!(
+                    DatumType::of_field(fd.data_type),
+                    DatumType::Date | DatumType::Month
+                )
+            });
+            if !fits {
+                self.file_err(
+                    MANIFEST_FILE,
+                    item.clone(),
+                    format!(
+                        "fed_by: since {since:?} is not a date or month field of {}",
+                        resource.code
+                    ),
+                );
+                return None;
+            }
+        }
+        Some(FedBinding {
+            matter: fed.matter.clone(),
+            party,
+            since: fed.since.clone(),
+        })
     }
 
     fn key_field(
@@ -1152,6 +1213,52 @@ pub(crate) fn placeholders(template: &str) -> Vec<String> {
     out
 }
 
+/// A fact fed by a matter names a loaded matter, and a party role that every version of it
+/// has, of the same kind.
+fn fed_by_errors(by_code: &BTreeMap<String, Vec<Package>>) -> Vec<PackageError> {
+    let mut errors = Vec::new();
+    for package in by_code.values().flatten() {
+        for fact in &package.facts {
+            let Some(fed) = fact.binding().and_then(|b| b.fed_by.as_ref()) else {
+                continue;
+            };
+            let kind = package
+                .manifest
+                .parties
+                .iter()
+                .find(|p| p.role == fed.party)
+                .map(|p| p.kind);
+            let message = match by_code.get(&fed.matter) {
+                None => Some(format!("fed_by: no matter {:?} is loaded", fed.matter)),
+                Some(versions) => versions
+                    .iter()
+                    .find(|v| {
+                        v.manifest
+                            .parties
+                            .iter()
+                            .find(|p| p.role == fed.party)
+                            .map(|p| p.kind)
+                            != kind
+                    })
+                    .map(|v| {
+                        format!(
+                            "fed_by: {} {} has no party {:?} of the same kind",
+                            fed.matter, v.manifest.version, fed.party
+                        )
+                    }),
+            };
+            if let Some(message) = message {
+                errors.push(PackageError {
+                    file: package.file(MANIFEST_FILE),
+                    item: Some(format!("fact {}", fact.name)),
+                    message,
+                });
+            }
+        }
+    }
+    errors
+}
+
 /// 事项包集: every loaded version of every matter.
 #[derive(Debug, Default)]
 pub struct Packages {
@@ -1221,7 +1328,7 @@ impl Packages {
         for p in packages {
             by_code.entry(p.manifest.code.clone()).or_default().push(p);
         }
-        let mut errors = Vec::new();
+        let mut errors = fed_by_errors(&by_code);
         for versions in by_code.values_mut() {
             versions.sort_by_key(|p| p.manifest.valid_from);
             for pair in versions.windows(2) {

@@ -306,3 +306,70 @@ fn a_malformed_dmn_is_reported_on_the_rules_file() {
         .edit("rules.dmn", "年龄 &gt;= 最低年龄", "年龄 &gt;=")
         .refused("rules.dmn", "", "DMN build");
 }
+
+/// `fed_by` (the platform's approvals counted as records): only on an `exists`/`count` fact,
+/// with a party of the package and a date or month `since`; the fed matter must be loaded and
+/// have that party.
+#[test]
+fn a_fact_fed_by_approvals_is_checked() {
+    let latest = "aggregate = \"latest\"";
+    Copy::new("1.0")
+        .edit(
+            "matter.toml",
+            latest,
+            &format!("{latest}\nfed_by = {{ matter = \"mini_allowance\" }}"),
+        )
+        .refused("matter.toml", "fact 出生日期", "must be exists or count");
+    // The same fact as `exists` would not feed the DMN input (a date), so a second fact is
+    // added for each of the remaining checks (it also draws "used by no DMN input").
+    let extra = |fed: &str| {
+        format!(
+            "{latest}\n\n[[fact]]\nname = \"已在册\"\nparty = \"applicant\"\n\
+             resource = \"senior_allowance_roster\"\naggregate = \"exists\"\nfed_by = {fed}"
+        )
+    };
+    let refused_with = |fed: &str, message: &str| {
+        let c = Copy::new("1.0");
+        c.edit("matter.toml", latest, &extra(fed));
+        let errors = c.load().expect_err("refused");
+        assert!(
+            errors
+                .0
+                .iter()
+                .any(|e| e.item.as_deref() == Some("fact 已在册") && e.message.contains(message)),
+            "{errors}"
+        );
+    };
+    refused_with(
+        "{ matter = \"mini_allowance\", party = \"spouse\" }",
+        "unknown party \"spouse\"",
+    );
+    refused_with(
+        "{ matter = \"mini_allowance\", since = \"name\" }",
+        "not a date or month field",
+    );
+    // The fed matter is checked across packages: the senior allowance fed by a matter that is
+    // not loaded.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("senior_allowance/2024.1");
+    fs::create_dir_all(&dir).unwrap();
+    let real = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../packs/futian/matters/senior_allowance/2024.1");
+    for f in ["matter.toml", "rules.dmn", "tests.toml"] {
+        fs::copy(real.join(f), dir.join(f)).unwrap();
+    }
+    let manifest = fs::read_to_string(dir.join("matter.toml")).unwrap();
+    let fed = "fed_by = { matter = \"senior_allowance\"";
+    assert_eq!(manifest.matches(fed).count(), 1);
+    let manifest = manifest.replace(fed, "fed_by = { matter = \"no_such_matter\"");
+    fs::write(dir.join("matter.toml"), manifest).unwrap();
+    let package = Package::load(&dir, common::pack(), &DsntkEngine).expect("valid on its own");
+    let errors = Packages::from_packages(vec![package]).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors}");
+    assert!(
+        errors.0[0]
+            .message
+            .contains("no matter \"no_such_matter\" is loaded"),
+        "{errors}"
+    );
+}

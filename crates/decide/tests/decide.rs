@@ -640,3 +640,157 @@ fn each_matter_declares_its_period_and_repeats_are_told_apart_from_changes() {
     changed.facts.get_mut("有死亡登记").unwrap().value = Some(Datum::Bool(true));
     assert!(!decides_alike(&first, &changed));
 }
+
+/// The platform's approvals in force, next to department records (what the platform's fact
+/// source adds): here, approvals of the senior allowance, filed under their applicant.
+struct WithApprovals<'a> {
+    facts: &'a InMemoryFacts,
+    approvals: Vec<miaopi_decide::ApprovalInForce>,
+}
+
+impl FactSource for WithApprovals<'_> {
+    fn fetch(
+        &self,
+        subject: &Subject,
+        binding: &FactBinding,
+        at: DateTime<FixedOffset>,
+    ) -> Result<FactValue, FactSourceError> {
+        self.facts.fetch(subject, binding, at)
+    }
+
+    fn approvals_in_force(
+        &self,
+        matter: &str,
+        role: &str,
+        key: &SubjectKey,
+    ) -> Vec<miaopi_decide::ApprovalInForce> {
+        self.approvals
+            .iter()
+            .filter(|a| a.matter == matter && role == "applicant" && &a.applicant == key)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The senior world a month on: every resource delivered again on 24 November, the roster
+/// listing the senior from `start` (a row that arrived on the 20th).
+fn senior_world_with_roster_from(start: miaopi_decide::YearMonth) -> InMemoryFacts {
+    let mut f = senior_world();
+    let mut row = record(
+        "civil_affairs",
+        "senior_allowance_roster",
+        "b-roster-1120",
+        1,
+        &[
+            ("resident_id", text(SENIOR)),
+            ("start_month", Datum::Month(start)),
+            ("amount", Datum::Decimal("200".into())),
+        ],
+    );
+    row.provenance.ingested_at = at(2026, 11, 20, 2);
+    f.add("senior_allowance_roster", "resident_id", SENIOR, row);
+    for r in [
+        "hukou_residents",
+        "residence_registrations",
+        "death_registrations",
+        "dishonest_debtors",
+    ] {
+        f.delivered(r, at(2026, 11, 24, 2));
+    }
+    f
+}
+
+/// 本平台决定计入 (`fed_by`): the roster row that an approval made here caused does not undo it
+/// when the senior applies again; a row that started before the approval still says "already
+/// receiving".
+#[test]
+fn an_approval_in_force_is_not_undone_by_the_roster_row_it_caused() {
+    let packages = common::packages();
+    let first = decide(
+        packages,
+        &senior_application(),
+        &senior_world(),
+        at(2026, 10, 31, 10),
+    )
+    .unwrap();
+    assert_eq!(first.outcome.kind(), OutcomeKind::Approved);
+    let own = miaopi_decide::ApprovalInForce {
+        receipt_id: first.receipt_id.clone(),
+        matter: "senior_allowance".into(),
+        unit: "civil_affairs".into(),
+        applicant: first.application.applicant.clone(),
+        period: Some("lifetime".into()),
+        decided_at: first.decided_at,
+        application_date: first.application.application_date,
+    };
+    let again = Application {
+        application_date: date(2026, 11, 25),
+        ..senior_application()
+    };
+    let later = at(2026, 11, 25, 10);
+    let from_november = senior_world_with_roster_from(miaopi_decide::YearMonth {
+        year: 2026,
+        month: 11,
+    });
+
+    // Department data alone: the roster row caused by the approval reads as "already
+    // receiving" — a re-decision would revoke the platform's own approval.
+    let blind = decide(packages, &again, &from_november, later).unwrap();
+    assert_eq!(
+        blind.outcome.kind(),
+        OutcomeKind::Rejected,
+        "{:?}",
+        blind.reasons
+    );
+
+    // Knowing the approval in force: the row is its effect, and the decision stands.
+    let seeing = WithApprovals {
+        facts: &from_november,
+        approvals: vec![own.clone()],
+    };
+    let r = decide(packages, &again, &seeing, later).unwrap();
+    assert_eq!(r.outcome.kind(), OutcomeKind::Approved, "{:?}", r.reasons);
+    assert!(miaopi_decide::decides_alike(&first, &r));
+
+    // A roster row that started in September was not caused by an October approval.
+    let from_september = senior_world_with_roster_from(miaopi_decide::YearMonth {
+        year: 2026,
+        month: 9,
+    });
+    let seeing = WithApprovals {
+        facts: &from_september,
+        approvals: vec![own.clone()],
+    };
+    let r = decide(packages, &again, &seeing, later).unwrap();
+    assert_eq!(r.outcome.kind(), OutcomeKind::Rejected, "{:?}", r.reasons);
+
+    // Another applicant's approval is no effect of this one: for someone else the senior's
+    // approval (were it filed under them) counts, and names the receipt.
+    let mut other = own;
+    other.receipt_id = "f".repeat(64);
+    other.period = None;
+    let seeing = WithApprovals {
+        facts: &senior_world(),
+        approvals: vec![other],
+    };
+    let r = decide(
+        packages,
+        &senior_application(),
+        &seeing,
+        at(2026, 10, 31, 10),
+    )
+    .unwrap();
+    assert_eq!(r.outcome.kind(), OutcomeKind::Rejected, "{:?}", r.reasons);
+    let receiving = r
+        .conditions
+        .iter()
+        .find(|c| c.code == "not_receiving")
+        .unwrap();
+    assert!(
+        receiving
+            .reason
+            .contains("本平台2026-10-31批准（回执 ffffffffffffffff…）"),
+        "{}",
+        receiving.reason
+    );
+}

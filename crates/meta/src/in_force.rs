@@ -114,3 +114,36 @@ pub(crate) async fn revocation(
     })
     .transpose()
 }
+
+/// Outcomes that are approvals (`miaopi_decide::Outcome::is_approval`; meta does not depend on
+/// the engine, so a test there keeps the two in step).
+pub const APPROVAL_OUTCOMES: [&str; 3] = [
+    "approved",
+    "approved_pending_materials",
+    "approved_on_commitment",
+];
+
+pub(crate) async fn approvals(
+    pool: &SqlitePool,
+    matters: &[String],
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let mut out = Vec::new();
+    for matter in matters {
+        let rows = sqlx::query(
+            "SELECT d.receipt_id, d.receipt_json FROM decisions_in_force f
+             JOIN decisions d ON d.receipt_id = f.receipt_id
+             WHERE f.matter = ? AND d.superseded_by IS NULL AND d.outcome IN (?, ?, ?)
+             ORDER BY d.decided_at, d.receipt_id",
+        )
+        .bind(matter)
+        .bind(APPROVAL_OUTCOMES[0])
+        .bind(APPROVAL_OUTCOMES[1])
+        .bind(APPROVAL_OUTCOMES[2])
+        .fetch_all(pool)
+        .await?;
+        for row in rows {
+            out.push((row.try_get("receipt_id")?, row.try_get("receipt_json")?));
+        }
+    }
+    Ok(out)
+}

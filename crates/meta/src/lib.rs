@@ -8,7 +8,7 @@
 
 mod in_force;
 
-pub use in_force::{CertificateRevocation, InForceChanges, PeriodKey};
+pub use in_force::{APPROVAL_OUTCOMES, CertificateRevocation, InForceChanges, PeriodKey};
 
 use std::future::Future;
 use std::path::Path;
@@ -272,6 +272,15 @@ pub trait MetaStore {
         &self,
         key: &PeriodKey,
     ) -> impl Future<Output = Result<Option<String>, MetaError>> + Send;
+    /// The receipts (id, JSON) of the approvals in force for their period, of the given
+    /// matters: what facts fed by those matters count.
+    fn approvals_in_force(
+        &self,
+        matters: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, MetaError>> + Send;
+    /// A number that grows with every decision stored (by any process): whoever keeps a copy
+    /// of decisions in memory reloads when it moved on without them.
+    fn decisions_high_water(&self) -> impl Future<Output = Result<i64, MetaError>> + Send;
     /// The revocation of a certificate, if it was revoked.
     fn certificate_revocation(
         &self,
@@ -680,6 +689,20 @@ impl MetaStore for SqliteMeta {
 
     async fn decision_in_force(&self, key: &PeriodKey) -> Result<Option<String>, MetaError> {
         Ok(in_force::in_force(&self.pool, key).await?)
+    }
+
+    async fn approvals_in_force(
+        &self,
+        matters: &[String],
+    ) -> Result<Vec<(String, String)>, MetaError> {
+        Ok(in_force::approvals(&self.pool, matters).await?)
+    }
+
+    async fn decisions_high_water(&self) -> Result<i64, MetaError> {
+        let row = sqlx::query("SELECT coalesce(max(rowid), 0) AS n FROM decisions")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
     }
 
     async fn certificate_revocation(

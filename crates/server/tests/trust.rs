@@ -651,6 +651,114 @@ fn a_newborn_is_registered_only_by_a_parent_on_the_birth_certificate() {
     });
 }
 
+/// Item 2, the platform's own approvals as facts (`fed_by`): a newborn registered here is
+/// registered for the other parent too, and a trade name approved here is taken — before the
+/// police or the enterprise register shows either, and even when both applications arrive at
+/// the same moment. The approval's own applicant applying again gets it back.
+#[test]
+fn the_platforms_own_approvals_count_before_the_registers_show_them() {
+    let e = env();
+    e.rt.block_on(async {
+        let (admin, _) = login(e, "admin").await;
+        let apply = |matter: &'static str, applicant: String, form: Value| {
+            send(
+                client()
+                    .post(e.url("/api/v1/applications"))
+                    .bearer_auth(&admin)
+                    .json(&json!({"matter": matter, "applicant": applicant, "form": form})),
+            )
+        };
+        let approved = |matter: &str| -> Vec<common::Scenario> {
+            e.scenarios()
+                .matters
+                .into_iter()
+                .filter(|m| m.matter == matter)
+                .flat_map(|m| m.scenarios)
+                .filter(|s| s.expected == "approved")
+                .collect()
+        };
+
+        // A newborn (not the one the parent-relation test registers) that the data approves
+        // (the generator's noise sends some to a person): one parent, then the other with the
+        // same birth certificate.
+        let newborns = approved("newborn_hukou");
+        let mut found = None;
+        for newborn in newborns.iter().skip(1).rev() {
+            let form = newborn.api_form("newborn_hukou");
+            let (s, first, _) =
+                apply("newborn_hukou", newborn.applicant.clone(), form.clone()).await;
+            assert_eq!(s, StatusCode::OK, "{first}");
+            if first["outcome"] == "approved" {
+                found = Some((newborn, form, first));
+                break;
+            }
+        }
+        let (newborn, form, first) = found.expect("a second newborn the data approves");
+        let receipt = e
+            .state
+            .platform
+            .receipt(first["receipt_id"].as_str().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let other_parent = receipt
+            .parties
+            .iter()
+            .filter(|(role, _)| role.as_str() == "mother" || role.as_str() == "father")
+            .filter_map(|(_, k)| k.as_ref().map(|k| k.as_str().to_owned()))
+            .find(|k| k != &newborn.applicant)
+            .expect("the certificate names the other parent");
+        let (s, second, _) = apply("newborn_hukou", other_parent, form.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{second}");
+        assert_eq!(second["outcome"], "rejected", "{second}");
+        assert!(
+            second["receipt"]["outcome"]["failing"]
+                .to_string()
+                .contains("not_registered"),
+            "{second}"
+        );
+        assert!(
+            second["reasons"].to_string().contains("本平台"),
+            "the reason names the platform's approval: {second}"
+        );
+        let (s, again, _) = apply("newborn_hukou", newborn.applicant.clone(), form).await;
+        assert_eq!(s, StatusCode::OK, "{again}");
+        assert_eq!(again["repeat"], true, "{again}");
+        assert_eq!(again["receipt_id"], first["receipt_id"], "{again}");
+
+        // Two applicants for one trade name at the same moment: one gets it.
+        let shops = approved("individual_business");
+        assert!(shops.len() >= 2, "two approved shops");
+        let (a, b) = (&shops[shops.len() - 1], &shops[shops.len() - 2]);
+        let form_a = a.api_form("individual_business");
+        let mut form_b = b.api_form("individual_business");
+        form_b["拟用名称"] = form_a["拟用名称"].clone();
+        let ((sa, ra, _), (sb, rb, _)) = tokio::join!(
+            apply("individual_business", a.applicant.clone(), form_a),
+            apply("individual_business", b.applicant.clone(), form_b),
+        );
+        assert_eq!((sa, sb), (StatusCode::OK, StatusCode::OK), "{ra} {rb}");
+        let outcomes = [ra["outcome"].clone(), rb["outcome"].clone()];
+        assert_eq!(
+            outcomes.iter().filter(|o| *o == "approved").count(),
+            1,
+            "exactly one approval for one name: {ra} {rb}"
+        );
+        let refused = if ra["outcome"] == "approved" {
+            &rb
+        } else {
+            &ra
+        };
+        assert_eq!(refused["outcome"], "rejected", "{refused}");
+        assert!(
+            refused["receipt"]["outcome"]["failing"]
+                .to_string()
+                .contains("name_available"),
+            "{refused}"
+        );
+    });
+}
+
 /// Finding 9: a 户籍 row whose ID contradicts its own birth date (two digits ten apart
 /// swapped; the check digit still passes) stays in the person's profile, and the decision goes
 /// to a person naming the contradiction, instead of "户籍记录 无记录".
