@@ -8,11 +8,42 @@ use anyhow::{Context, Result};
 use miaopi_catalog::Pack;
 use miaopi_server::{AppState, ServeOptions};
 
+/// Our crates' log targets: at info by default; every dependency at warn (the Delta kernel
+/// alone logs a thousand info lines opening a lake).
+const OUR_TARGETS: [&str; 16] = [
+    "miaopi",
+    "miaopi_model",
+    "miaopi_catalog",
+    "miaopi_synth",
+    "miaopi_ingest",
+    "miaopi_lake",
+    "miaopi_meta",
+    "miaopi_batch",
+    "miaopi_entity",
+    "miaopi_index",
+    "miaopi_link",
+    "miaopi_decide",
+    "miaopi_apply",
+    "miaopi_govern",
+    "miaopi_server",
+    "miaopi_cli",
+];
+
+/// The filter when neither `MIAOPI_LOG` nor `RUST_LOG` says otherwise.
+pub fn default_log_filter() -> String {
+    let mut filter = String::from("warn");
+    for target in OUR_TARGETS {
+        filter.push_str(&format!(",{target}=info"));
+    }
+    filter
+}
+
 /// Log lines: human-readable text on a terminal, or JSON objects (one per line) for a log
-/// pipeline.
+/// pipeline. `MIAOPI_LOG`, else `RUST_LOG`, else [`default_log_filter`].
 pub fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MIAOPI_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_filter()));
     // Colours only on a terminal: a log file gets plain `key=value` text that grep can read.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -54,6 +54,9 @@ impl Server {
             .arg("--pack")
             .arg(pack_dir())
             .args(extra)
+            // The default log level is under test: nothing from the environment changes it.
+            .env_remove("RUST_LOG")
+            .env_remove("MIAOPI_LOG")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -87,6 +90,42 @@ impl Server {
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap()
     }
+}
+
+/// The target of a text log line (`TIME LEVEL span{…}:span{…}: target: message`): what follows
+/// the spans, up to the first `: `.
+fn log_target(line: &str) -> String {
+    let mut rest = line
+        .split_whitespace()
+        .skip(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    // Leading spans: a name, its fields in braces (which may hold colons and spaces), a colon.
+    while let Some(open) = rest.find('{')
+        && !rest[..open].contains([' ', ':'])
+    {
+        let mut depth = 0usize;
+        let mut end = None;
+        for (k, c) in rest.char_indices().skip(open) {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(k);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else { break };
+        rest = rest[end + 1..]
+            .trim_start_matches(':')
+            .trim_start()
+            .to_owned();
+    }
+    rest.split(": ").next().unwrap_or("").to_owned()
 }
 
 async fn post(url: String, body: Value, token: Option<&str>) -> (u16, Value) {
@@ -272,6 +311,15 @@ fn a_plain_serve_has_no_demo_state_and_logs_no_code_or_identifier() {
     let log = server.log_text();
     drop(server);
     assert!(log.contains("answered"), "request lines are logged: {log}");
+    // Quiet by default (issue 13): our lines at info, no dependency's below warn.
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let level = line.split_whitespace().nth(1).unwrap_or("");
+        let target = log_target(line);
+        assert!(
+            target.starts_with("miaopi") || matches!(level, "WARN" | "ERROR"),
+            "a dependency's {level} line ({target}) at the default level: {line}"
+        );
+    }
     assert!(
         !log.contains(&resident),
         "no full resident ID in the log:\n{log}"
