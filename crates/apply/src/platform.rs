@@ -672,10 +672,7 @@ impl Platform {
 /// SM3 of bytes, hex: how the meta store keys an applicant or an event without the full key.
 fn sm3_hex(bytes: &[u8]) -> String {
     use sm3::Digest;
-    sm3::Sm3::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(sm3::Sm3::digest(bytes))
 }
 
 /// Writes a file whole or not at all (temporary file, then rename).

@@ -6,44 +6,20 @@
 //! verification.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use miaopi_apply::{FactSession, Platform, decision_record, parse_receipt};
-use miaopi_batch::{Home, ingest_file};
-use miaopi_catalog::Pack;
 use miaopi_decide::datum::Datum;
 use miaopi_decide::{
-    Application, DsntkEngine, FactBinding, FactSource, FactSourceError, FactValue, OutcomeKind,
-    Packages, Receipt, Subject, SubjectKey, Tri, decide_with, load_public_key, replay_receipt,
-    verify_certificate,
+    Application, FactBinding, FactSource, FactSourceError, FactValue, OutcomeKind, Receipt,
+    Subject, SubjectKey, Tri, decide_with, load_public_key, replay_receipt, verify_certificate,
 };
-use miaopi_entity::{LinkOptions, link_home};
-use miaopi_ingest::{ReadOptions, Standardizer};
 use miaopi_meta::MetaStore;
-use miaopi_synth::{NoProgress, SynthConfig};
+use miaopi_synth::SynthConfig;
 use serde::Deserialize;
 
-fn pack_dir() -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../packs/futian")).to_path_buf()
-}
-
-fn pack() -> &'static Pack {
-    static PACK: OnceLock<Pack> = OnceLock::new();
-    PACK.get_or_init(|| Pack::load(&pack_dir()).unwrap())
-}
-
-fn packages() -> Packages {
-    Packages::load(&pack_dir().join("matters"), pack(), &DsntkEngine).unwrap()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use miaopi_testkit::{generate, ingest_and_link, pack, packages, runtime, small_district};
 
 struct District {
     out: tempfile::TempDir,
@@ -58,36 +34,9 @@ struct District {
 fn district() -> &'static District {
     static D: OnceLock<District> = OnceLock::new();
     D.get_or_init(|| {
-        let out = tempfile::tempdir().unwrap();
-        let cfg = SynthConfig {
-            people: 10_000,
-            insurance_months: 2,
-            ..SynthConfig::default()
-        };
-        miaopi_synth::generate(pack(), out.path(), &cfg, &NoProgress).unwrap();
+        let out = generate(&small_district(10_000));
         let home = tempfile::tempdir().unwrap();
-        runtime().block_on(async {
-            let h = Home::open(home.path()).await.unwrap();
-            let (files, unrecognised) =
-                miaopi_batch::discover(pack(), &[out.path().join("sources")]);
-            assert!(unrecognised.is_empty());
-            for f in &files {
-                let std = Arc::new(Standardizer::new(pack(), f.resource).unwrap());
-                ingest_file(
-                    &h,
-                    &std,
-                    f.resource,
-                    &f.path,
-                    &ReadOptions::default(),
-                    &|_| {},
-                )
-                .await
-                .unwrap_or_else(|e| panic!("{}: {e}", f.path.display()));
-            }
-            link_home(pack(), home.path(), &h.lake, &LinkOptions::default())
-                .await
-                .unwrap();
-        });
+        runtime().block_on(ingest_and_link(home.path(), &out.path().join("sources")));
         let rt = runtime();
         let platform = rt
             .block_on(Platform::open(home.path(), pack(), packages(), &[]))

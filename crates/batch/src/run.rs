@@ -106,7 +106,7 @@ pub fn batch_id(resource: &str, path: &Path) -> Result<(String, u64), BatchError
         hasher.update(&buf[..n]);
     }
     let digest = hasher.finalize();
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(&digest[..16]);
     Ok((hex, bytes))
 }
 

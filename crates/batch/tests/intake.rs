@@ -7,46 +7,22 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use miaopi_batch::{BatchOutcome, Home, ingest_file};
-use miaopi_catalog::Pack;
 use miaopi_ingest::{ReadOptions, Standardizer};
 use miaopi_lake::arrow::array::{Array, Int64Array, StringArray};
 use miaopi_lake::{AsOf, Layer};
 use miaopi_meta::{BatchState, MetaStore};
-use miaopi_synth::{NoProgress, SynthConfig};
 
-fn pack() -> &'static Pack {
-    static PACK: OnceLock<Pack> = OnceLock::new();
-    PACK.get_or_init(|| {
-        Pack::load(Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../packs/futian"
-        )))
-        .unwrap()
-    })
-}
+use miaopi_testkit::{pack, runtime, small_district};
 
 /// A small, deliberately messy district (broken rows at 2 % so every unfixable kind occurs).
 fn district() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = SynthConfig {
-            people: 2_000,
-            insurance_months: 2,
-            ..SynthConfig::default()
-        };
+        let mut cfg = small_district(2_000);
         cfg.noise.broken = 0.02;
-        miaopi_synth::generate(pack(), dir.path(), &cfg, &NoProgress).unwrap();
-        dir
+        miaopi_testkit::generate(&cfg)
     })
     .path()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Truth noise of each record of a source file: record number → noise codes.
@@ -87,24 +63,7 @@ async fn ingest_one(
 }
 
 async fn ingest_all(home: &Home) -> Vec<(PathBuf, miaopi_batch::BatchReport)> {
-    let (files, unrecognised) = miaopi_batch::discover(pack(), &[district().join("sources")]);
-    assert!(unrecognised.is_empty(), "{unrecognised:?}");
-    let mut out = Vec::new();
-    for f in files {
-        let std = Arc::new(Standardizer::new(pack(), f.resource).unwrap());
-        let report = ingest_file(
-            home,
-            &std,
-            f.resource,
-            &f.path,
-            &ReadOptions::default(),
-            &|_| {},
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", f.path.display()));
-        out.push((f.path, report));
-    }
-    out
+    miaopi_testkit::ingest(home, &district().join("sources"), |_| true).await
 }
 
 async fn strings(home: &Home, sql: &str) -> Vec<Vec<Option<String>>> {

@@ -295,14 +295,13 @@ pub fn load_public_key(dir: &Path) -> Result<CertPublicKey, CertError> {
 }
 
 /// Strict lower-case hex (upper case would be a second spelling of the same bytes).
+/// Lower-case hex only: the files and signatures are written that way, and one spelling keeps
+/// a signed line's bytes canonical.
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    hex::decode(s).ok()
 }
 
 /// A signed certificate.

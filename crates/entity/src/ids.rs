@@ -96,7 +96,7 @@ impl EntityIds {
 }
 
 fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {

@@ -6,69 +6,27 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use miaopi_batch::{Home, ingest_file};
-use miaopi_catalog::Pack;
+use miaopi_batch::Home;
 use miaopi_entity::{EntityIds, LinkOptions, link_home};
 use miaopi_index::{EntityId, EntityIndex, EntityKind, Key, decode_profile};
-use miaopi_ingest::{ReadOptions, Standardizer};
 use miaopi_lake::AsOf;
 use miaopi_lake::arrow::array::{Array, StringArray};
 use miaopi_lake::arrow::compute::cast;
 use miaopi_lake::arrow::datatypes::DataType;
-use miaopi_synth::{NoProgress, SynthConfig};
 
-fn pack() -> &'static Pack {
-    static PACK: OnceLock<Pack> = OnceLock::new();
-    PACK.get_or_init(|| {
-        Pack::load(Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../packs/futian"
-        )))
-        .unwrap()
-    })
-}
+use miaopi_testkit::{pack, runtime, small_district};
 
 fn district() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = SynthConfig {
-            people: 10_000,
-            insurance_months: 2,
-            ..SynthConfig::default()
-        };
-        miaopi_synth::generate(pack(), dir.path(), &cfg, &NoProgress).unwrap();
-        dir
-    })
-    .path()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    DIR.get_or_init(|| miaopi_testkit::generate(&small_district(10_000)))
+        .path()
 }
 
 /// Ingests the district's files that `keep` accepts.
 async fn ingest(home: &Home, keep: impl Fn(&str) -> bool) {
-    let (files, unrecognised) = miaopi_batch::discover(pack(), &[district().join("sources")]);
-    assert!(unrecognised.is_empty());
-    for f in files.iter().filter(|f| keep(&f.resource.code)) {
-        let std = Arc::new(Standardizer::new(pack(), f.resource).unwrap());
-        ingest_file(
-            home,
-            &std,
-            f.resource,
-            &f.path,
-            &ReadOptions::default(),
-            &|_| {},
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", f.path.display()));
-    }
+    miaopi_testkit::ingest(home, &district().join("sources"), keep).await;
 }
 
 async fn rows(home: &Home, sql: &str) -> Vec<Vec<Option<String>>> {

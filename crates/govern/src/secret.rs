@@ -35,13 +35,7 @@ pub(crate) fn random_below(bound: u32) -> Result<u32, GovernError> {
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    hex::encode(bytes)
 }
 
 /// SM3 of a high-entropy token, hex. Tokens are random (256 bits), so a fast hash is enough to

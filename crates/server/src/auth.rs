@@ -27,7 +27,7 @@ pub fn csrf_token(session: &str) -> String {
     let mut h = Sm3::new();
     h.update(b"miaopi-console-csrf\0");
     h.update(session.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(h.finalize())
 }
 
 /// Whether `presented` is the CSRF token of `session`, compared in constant time.

@@ -6,28 +6,16 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use miaopi_batch::{Home, ingest_file};
-use miaopi_catalog::Pack;
-use miaopi_entity::{LinkOptions, link_home};
 use miaopi_govern::{
     CitizenChallenge, CitizenIdentityProvider, CodeBoxFuture, DemoCredentials, OneTimeCodeProvider,
 };
-use miaopi_ingest::{ReadOptions, Standardizer};
 use miaopi_server::{AppState, ServeOptions};
-use miaopi_synth::{NoProgress, SynthConfig};
+use miaopi_synth::SynthConfig;
 
-pub fn pack_dir() -> PathBuf {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../packs/futian")).to_path_buf()
-}
-
-pub fn pack() -> &'static Pack {
-    static PACK: OnceLock<Pack> = OnceLock::new();
-    PACK.get_or_init(|| Pack::load(&pack_dir()).unwrap())
-}
+pub use miaopi_testkit::{pack, pack_dir};
 
 /// The demo identity provider, remembering the codes it "sends" so the test can type them in
 /// (the server only writes them to its log).
@@ -74,28 +62,6 @@ pub struct Env {
     pub codes: Arc<Mutex<HashMap<String, String>>>,
 }
 
-async fn ingest_all(home: &Path, sources: &Path) {
-    let h = Home::open(home).await.unwrap();
-    let (files, unrecognised) = miaopi_batch::discover(pack(), &[sources.to_path_buf()]);
-    assert!(unrecognised.is_empty());
-    for f in &files {
-        let std = Arc::new(Standardizer::new(pack(), f.resource).unwrap());
-        ingest_file(
-            &h,
-            &std,
-            f.resource,
-            &f.path,
-            &ReadOptions::default(),
-            &|_| {},
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", f.path.display()));
-    }
-    link_home(pack(), home, &h.lake, &LinkOptions::default())
-        .await
-        .unwrap();
-}
-
 impl Env {
     /// Generates, ingests and links the district, bootstraps the demo identities and starts
     /// the server. Each test binary calls this once (behind a `OnceLock`).
@@ -105,16 +71,12 @@ impl Env {
 
     /// Like [`Env::start`], with the server's options changed by `configure`.
     pub fn start_with(configure: impl FnOnce(&mut ServeOptions)) -> Env {
-        let out = tempfile::tempdir().unwrap();
-        let cfg = SynthConfig {
-            people: 3_000,
-            insurance_months: 2,
+        let out = miaopi_testkit::generate(&SynthConfig {
             // Applications are dated today (the engine refuses other dates without a counter
             // officer's reason), so the district is generated as of today.
             as_of: miaopi_decide::dates::now_shanghai().date_naive(),
-            ..SynthConfig::default()
-        };
-        miaopi_synth::generate(pack(), out.path(), &cfg, &NoProgress).unwrap();
+            ..miaopi_testkit::small_district(3_000)
+        });
         let home = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -122,7 +84,7 @@ impl Env {
             .unwrap();
         let codes = Arc::new(Mutex::new(HashMap::new()));
         let (state, credentials, base) = rt.block_on(async {
-            ingest_all(home.path(), &out.path().join("sources")).await;
+            miaopi_testkit::ingest_and_link(home.path(), &out.path().join("sources")).await;
             let meta = miaopi_meta::SqliteMeta::open(&home.path().join("meta.db"))
                 .await
                 .unwrap();
