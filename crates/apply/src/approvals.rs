@@ -185,10 +185,11 @@ pub(crate) fn counts_stale_approvals(
             .approvals_in_force(&fed.matter, &fed.party, key)
             .into_iter()
             .filter(|a| {
-                !(period.is_some()
-                    && a.matter == receipt.matter.code
-                    && a.applicant == receipt.application.applicant
-                    && a.period == period)
+                !a.is_redecided_by(
+                    &receipt.matter.code,
+                    &receipt.application.applicant,
+                    period.as_ref(),
+                )
             })
             .map(|a| a.receipt_id)
             .collect();

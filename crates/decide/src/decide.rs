@@ -794,10 +794,11 @@ impl Eval<'_> {
         let mut approvals = source.approvals_in_force(&fed.matter, &fed.party, &party.key);
         let period = period_of(self.package, self.app);
         let own = approvals.iter().position(|a| {
-            period.is_some()
-                && a.matter == self.package.manifest.code
-                && a.applicant == self.app.applicant
-                && a.period == period
+            a.is_redecided_by(
+                &self.package.manifest.code,
+                &self.app.applicant,
+                period.as_ref(),
+            )
         });
         let own = own.map(|i| approvals.remove(i)).map(|a| EffectOf {
             receipt_id: a.receipt_id,

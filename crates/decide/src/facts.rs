@@ -248,6 +248,20 @@ pub struct ApprovalInForce {
 pub const PLATFORM_DECISIONS: &str = "platform_decisions";
 
 impl ApprovalInForce {
+    /// Whether this is the decision in force that an application of `matter` by `applicant`
+    /// in `period` re-decides (so neither it nor its effects count for that application).
+    pub fn is_redecided_by(
+        &self,
+        matter: &str,
+        applicant: &SubjectKey,
+        period: Option<&String>,
+    ) -> bool {
+        period.is_some()
+            && self.matter == matter
+            && &self.applicant == applicant
+            && self.period.as_ref() == period
+    }
+
     /// The approval as a fact's provenance.
     pub fn provenance(&self) -> Provenance {
         Provenance {
