@@ -41,8 +41,11 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     true
 }
 
-/// Finds the resource of one file: its file name must match a resource's `files` glob, and when
-/// several match, the one whose unit is the file's parent directory wins.
+/// Finds the resource of one file by its unit directory and its name together: the file name
+/// must match the resource's `files` glob and the file's parent directory must be the
+/// resource's unit (提供单位). A name that matches but lies in another directory is an error that
+/// names both, never a guess: a file in the wrong unit's directory was sent by someone else than
+/// the catalogue says, and its rows must not be credited to the unit that did not send them.
 pub fn resource_for<'p>(pack: &'p Pack, path: &Path) -> Result<&'p Resource, String> {
     let name = path
         .file_name()
@@ -58,18 +61,39 @@ pub fn resource_for<'p>(pack: &'p Pack, path: &Path) -> Result<&'p Resource, Str
         .iter()
         .filter(|r| glob_match(&r.files, &name))
         .collect();
-    match matches.as_slice() {
-        [] => Err(format!(
+    if matches.is_empty() {
+        return Err(format!(
             "{name} 不匹配资源目录中任何资源的文件名模式 (matches no resource's file pattern)"
-        )),
+        ));
+    }
+    let in_unit: Vec<&Resource> = matches
+        .iter()
+        .copied()
+        .filter(|r| r.unit == parent)
+        .collect();
+    match in_unit.as_slice() {
         [one] => Ok(one),
-        many => many
-            .iter()
-            .find(|r| r.unit == parent)
-            .copied()
-            .ok_or_else(|| {
-                format!("{name} 匹配多个资源，且所在目录 {parent} 不是其中任一资源的提供单位")
-            }),
+        [] => {
+            let expected: Vec<String> = matches
+                .iter()
+                .map(|r| format!("{}（{}）应放在提供单位目录 {}/ 下", r.name, r.code, r.unit))
+                .collect();
+            let unit_zh = pack.units.iter().find(|u| u.code == parent).map_or_else(
+                || "不是资源目录中的提供单位".to_owned(),
+                |u| format!("是{}的目录", u.name),
+            );
+            Err(format!(
+                "{name} 按文件名对应{}，但所在目录 {parent} {unit_zh} (file name and unit directory disagree)",
+                expected.join("；")
+            ))
+        }
+        many => Err(format!(
+            "{name} 匹配提供单位 {parent} 的多个资源：{}",
+            many.iter()
+                .map(|r| r.code.as_str())
+                .collect::<Vec<_>>()
+                .join("、")
+        )),
     }
 }
 

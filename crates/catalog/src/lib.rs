@@ -32,8 +32,8 @@ pub use pack::{
 };
 pub use summary::{PackSummary, UnitResources};
 pub use types::{
-    BaseClass, Classification, DataType, EntityRole, FileFormat, Grade, OpenType, Sensitivity,
-    ShareMethod, ShareType, TextEncoding, UpdateCycle,
+    BaseClass, Classification, Convention, DataType, EntityRole, FileFormat, Grade, MeasureUnit,
+    OpenType, Sensitivity, ShareMethod, ShareType, TextEncoding, UpdateCycle,
 };
 
 /// Names of the code tables derived from `regions.toml` (`street`, `community`); a pack may

@@ -828,6 +828,20 @@ impl Loader {
                     self.err(path, at("max_length"), "max_length must be at least 1");
                 }
             }
+            if !f.accepts.is_empty() && f.data_type != DataType::Date {
+                self.err(
+                    path,
+                    at("accepts"),
+                    format!("accepts needs type date, not {}", f.data_type),
+                );
+            }
+            if f.unit.is_some() && !matches!(f.data_type, DataType::Integer | DataType::Decimal) {
+                self.err(
+                    path,
+                    at("unit"),
+                    format!("unit needs type integer or decimal, not {}", f.data_type),
+                );
+            }
         }
     }
 

@@ -8,8 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::PackErrors;
 use crate::types::{
-    BaseClass, Classification, DataType, EntityRole, FileFormat, Grade, OpenType, Sensitivity,
-    ShareMethod, ShareType, TextEncoding, UpdateCycle,
+    BaseClass, Classification, Convention, DataType, EntityRole, FileFormat, Grade, MeasureUnit,
+    OpenType, Sensitivity, ShareMethod, ShareType, TextEncoding, UpdateCycle,
 };
 
 /// 目录包: a district's catalogue, loaded from `packs/<name>/` and checked.
@@ -306,6 +306,12 @@ pub struct Field {
     /// 最大长度 in characters, if bounded.
     #[serde(default)]
     pub max_length: Option<u32>,
+    /// 接受的写法 beyond the standard forms (date fields only).
+    #[serde(default)]
+    pub accepts: Vec<Convention>,
+    /// 计量单位 the values are stored in (integer and decimal fields only).
+    #[serde(default)]
+    pub unit: Option<MeasureUnit>,
 }
 
 /// TOML has a native date type, which chrono's `NaiveDate` does not understand: accept a bare

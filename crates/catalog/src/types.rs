@@ -95,6 +95,33 @@ catalog_enum! {
 }
 
 catalog_enum! {
+    /// 接受的写法: a convention a date field accepts beyond the standard forms (which every date
+    /// field reads: `2026-01-05`, `2026/1/5`, `20260105`, `2026年1月5日`, `二〇二六年一月五日`,
+    /// and day-first `25/03/2026` where the day is above 12).
+    Convention {
+        /// 长期有效: `长期`, `长期有效`, `永久`, `9999-12-31` mean "no end date" and are stored as
+        /// no value (null) — never as a sentinel date; a required field so written is present.
+        OpenEnd = "open_end", "长期有效读作无终止日期";
+        /// 日在前: the unit writes `DD/MM/YYYY`, so `03/05/2026` is 3 May (without it such a date
+        /// is ambiguous and quarantined).
+        DayFirst = "day_first", "日/月/年写法按日在前读取";
+    }
+}
+
+catalog_enum! {
+    /// 计量单位 of a numeric field: values are stored in this unit, and values written with
+    /// another unit of the same quantity (`50万元` in a 元 field, `89.5平方米`) are converted.
+    MeasureUnit {
+        /// 元 (人民币)
+        Yuan = "yuan", "元";
+        /// 万元 (人民币)
+        TenThousandYuan = "wan_yuan", "万元";
+        /// 平方米
+        SquareMetre = "m2", "平方米";
+    }
+}
+
+catalog_enum! {
     /// 实体角色: what entity a field identifies, so linking knows which columns carry keys.
     EntityRole {
         /// 公民身份号码 (GB 11643)
@@ -286,6 +313,8 @@ mod tests {
         round_trip(ShareMethod::ALL);
         round_trip(Classification::ALL);
         round_trip(BaseClass::ALL);
+        round_trip(Convention::ALL);
+        round_trip(MeasureUnit::ALL);
     }
 
     #[test]

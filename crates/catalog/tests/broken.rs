@@ -577,8 +577,8 @@ fn ambiguous_alias_in_table() {
     let b = Broken::new();
     b.edit(
         "codes/sex.toml",
-        "aliases = [\"女性\"]",
-        "aliases = [\"男性\"]",
+        "aliases = [\"女性\", \"F\", \"f\", \"Female\", \"female\"]",
+        "aliases = [\"男性\", \"F\", \"f\", \"Female\", \"female\"]",
     );
     let line = b.line("codes/sex.toml", "label = \"女\"") - 2;
     b.assert_errors(&[format!(

@@ -260,7 +260,10 @@ fn lookups_accept_codes_labels_and_aliases() {
     assert_eq!(sex.lookup("1").unwrap().label, "男");
     assert_eq!(sex.lookup("男").unwrap().code, "1");
     assert_eq!(sex.lookup(" 女性 ").unwrap().code, "2");
-    assert!(sex.lookup("M").is_none());
+    // GB/T 2261.1's codes, labels and the Latin letters units write (M/F).
+    assert_eq!(sex.lookup("M").unwrap().code, "1");
+    assert_eq!(sex.lookup("f").unwrap().code, "2");
+    assert!(sex.lookup("X").is_none());
     let index = sex.index();
     assert_eq!(index["男性"].code, "1");
     let status = pack.code_table("hukou_status").unwrap();

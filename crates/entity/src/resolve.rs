@@ -80,6 +80,10 @@ pub struct Entity {
 /// on ingest).
 const ID_CONFLICTS_WITH_RECORD: &str = "id_conflicts_with_record";
 
+/// The intake's key status of a valid pre-2016 organisation code where a credit code belongs
+/// (`miaopi_ingest::reason::USCC_IS_ORGANISATION_CODE`).
+const USCC_IS_ORGANISATION_CODE: &str = "uscc_is_organisation_code";
+
 /// How a mention was linked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Method {
@@ -97,6 +101,13 @@ pub enum Method {
     /// row, or kept under the ID as written when none or several do. Either way the row stays
     /// in the profile and every fact read from it is conflicting (转人工, the conflict named).
     RegisterKeyConflict,
+    /// A pre-2016 organisation code (GB 11714) in place of the credit code, joined to the one
+    /// registered credit code embedding it (positions 9–17), no name in the record against it.
+    OrganisationCode,
+    /// A valid ID that is not registered but differs from exactly one register ID in one digit
+    /// with the check character recomputed (systems that "repair" a failed check), the record's
+    /// name equal to the register's and its birth date and sex (its own, else the ID's) agreeing.
+    CheckRecomputed,
 }
 
 impl Method {
@@ -107,6 +118,8 @@ impl Method {
             Method::Probabilistic => "probabilistic",
             Method::KeyRepair => "key_repair",
             Method::RegisterKeyConflict => REGISTER_KEY_CONFLICT,
+            Method::OrganisationCode => "organisation_code",
+            Method::CheckRecomputed => "check_recomputed",
         }
     }
 }
@@ -122,6 +135,10 @@ pub enum ReviewReason {
     NameContradicts,
     /// No candidate at all.
     NoCandidate,
+    /// The best candidate has a register twin: another register person who agrees with
+    /// everything the record carries but its name, and the record's name is not exactly the
+    /// candidate's — nothing in the record tells the two apart.
+    PossibleTwin,
 }
 
 impl ReviewReason {
@@ -131,6 +148,7 @@ impl ReviewReason {
             ReviewReason::AmbiguousRepair => "ambiguous_repair",
             ReviewReason::NameContradicts => "name_contradicts",
             ReviewReason::NoCandidate => "no_candidate",
+            ReviewReason::PossibleTwin => "possible_twin",
         }
     }
 
@@ -142,6 +160,9 @@ impl ReviewReason {
             }
             ReviewReason::NameContradicts => "证件号已登记，但记录中的姓名与登记姓名不符",
             ReviewReason::NoCandidate => "证件号缺失或有误，且未找到可能的匹配对象",
+            ReviewReason::PossibleTwin => {
+                "登记中另有一人（可能为双胞胎）与记录的出生日期、性别、住址均相符，记录中没有能区分二人的信息，需人工确认"
+            }
         }
     }
 }
@@ -173,12 +194,14 @@ pub struct Decided {
 }
 
 impl Method {
-    const ALL: [Method; 5] = [
+    const ALL: [Method; 7] = [
         Method::KeyExact,
         Method::KeyOutsider,
         Method::Probabilistic,
         Method::KeyRepair,
         Method::RegisterKeyConflict,
+        Method::OrganisationCode,
+        Method::CheckRecomputed,
     ];
 
     /// One byte in the link index; 0 is "not linked".
@@ -189,6 +212,8 @@ impl Method {
             Method::Probabilistic => 3,
             Method::KeyRepair => 4,
             Method::RegisterKeyConflict => 5,
+            Method::OrganisationCode => 6,
+            Method::CheckRecomputed => 7,
         }
     }
 
@@ -362,6 +387,9 @@ pub struct Resolver {
     pub entities: Vec<Entity>,
     by_key: HashMap<(Kind, String), u32>,
     pending: Vec<(Mention, Kind, PendingWhy)>,
+    /// Register persons by name, built at the first non-register mention (for recomputed
+    /// checks).
+    registered_by_name: Option<HashMap<String, Vec<u32>>>,
     /// Every linked mention.
     pub links: LinkIndex,
     /// Every mention sent to review.
@@ -381,14 +409,18 @@ enum PendingWhy {
     RegisterContradicts,
 }
 
-/// Two names agree when equal, or of equal length and one character apart (a typo); anything
-/// else is weighed by the probabilistic stage rather than trusted.
+/// Two names agree when equal, of equal length and one character apart (a typo), one character
+/// dropped (a compound surname truncated, `欧阳娜` → `欧娜`), or with family and given name
+/// swapped; anything else is weighed by the probabilistic stage rather than trusted. A key that
+/// matched exactly is not vetoed by such a variant of the name.
 fn names_agree(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }
     let (x, y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    x.len() == y.len() && x.iter().zip(&y).filter(|(p, q)| p != q).count() <= 1
+    (x.len() == y.len() && x.iter().zip(&y).filter(|(p, q)| p != q).count() <= 1)
+        || miaopi_link::one_character_dropped(a, b)
+        || miaopi_link::order_swapped(a, b)
 }
 
 const ID_DIGITS: [u8; 10] = *b"0123456789";
@@ -480,6 +512,7 @@ impl Resolver {
             entities: Vec::new(),
             by_key: HashMap::new(),
             pending: Vec::new(),
+            registered_by_name: None,
             links: LinkIndex::default(),
             reviews: Vec::new(),
             counts: ResolveCounts::default(),
@@ -631,14 +664,19 @@ impl Resolver {
             }
             return;
         }
-        if kind == Kind::Person
-            && id_neighbours(&key).iter().any(|n| {
-                self.by_key
-                    .get(&(Kind::Person, n.clone()))
-                    .is_some_and(|&e| self.entities[e as usize].registered)
-            })
-        {
+        let registered = |n: &String| {
+            self.by_key
+                .get(&(Kind::Person, n.clone()))
+                .is_some_and(|&e| self.entities[e as usize].registered)
+        };
+        if kind == Kind::Person && id_neighbours(&key).iter().any(registered) {
             self.pending.push((m, kind, PendingWhy::NearRegister));
+            return;
+        }
+        if kind == Kind::Person
+            && let Some(e) = self.check_recomputed_match(&m)
+        {
+            self.link(&m, kind, e, Method::CheckRecomputed, 1.0);
             return;
         }
         let e = self.entity_for(kind, &m, false);
@@ -775,6 +813,151 @@ impl Resolver {
         self.link(&m, kind, e, Method::RegisterKeyConflict, 1.0);
     }
 
+    /// Registered entities of `kind` (not merged away) by what `key_of` reads from their key.
+    fn registered_by(
+        &self,
+        kind: Kind,
+        key_of: impl Fn(&str) -> Option<String>,
+    ) -> HashMap<String, Vec<u32>> {
+        let mut map: HashMap<String, Vec<u32>> = HashMap::new();
+        for (e, ent) in self.entities.iter().enumerate() {
+            if ent.kind != kind || !ent.registered || ent.merged_into.is_some() {
+                continue;
+            }
+            if let Some(k) = key_of(&ent.key) {
+                map.entry(k).or_default().push(e as u32);
+            }
+        }
+        map
+    }
+
+    /// Registered legal persons by the organisation code inside their credit code (positions
+    /// 9–17), for records that carry the pre-2016 code. Several under one code (the code was
+    /// reissued, or two registrations share it) are all kept, so the record goes to review.
+    fn registered_by_organisation_code(&self) -> HashMap<String, Vec<u32>> {
+        self.registered_by(Kind::LegalPerson, |key| {
+            Uscc::parse(key)
+                .ok()
+                .map(|code| code.organisation_code().to_owned())
+        })
+    }
+
+    /// The one register person whose ID differs from a valid, unregistered one in one of the
+    /// first 17 digits — a wrong digit whose check character a unit's system recomputed (no
+    /// single substitution turns a valid ID into another, so this is two edits and kept apart
+    /// from [`id_neighbours`]) — whose name equals the record's exactly and whose
+    /// birth date and sex agree with the record's (its own fields, else those the written ID
+    /// carries). Exact names only: twins' names often differ by one character, and a twin's
+    /// ID with one digit changed can be the other twin's.
+    fn check_recomputed_match(&mut self, m: &Mention) -> Option<u32> {
+        let key = m.key.as_deref()?;
+        let written = ResidentId::parse(key).ok()?;
+        let name = m.name.as_deref()?;
+        let birth = m
+            .birth
+            .clone()
+            .unwrap_or_else(|| written.birth_date().to_string());
+        let sex = m
+            .sex
+            .as_deref()
+            .and_then(miaopi_model::Sex::from_code_or_label)
+            .unwrap_or(written.sex());
+        if self.registered_by_name.is_none() {
+            // Registers come first (see `add`), so they are complete by now.
+            let mut map: HashMap<String, Vec<u32>> = HashMap::new();
+            for (e, ent) in self.entities.iter().enumerate() {
+                if ent.kind == Kind::Person
+                    && ent.registered
+                    && let Some(n) = &ent.name
+                {
+                    map.entry(n.clone()).or_default().push(e as u32);
+                }
+            }
+            self.registered_by_name = Some(map);
+        }
+        let same_name = self.registered_by_name.as_ref()?.get(name)?;
+        // Two valid IDs one digit apart in the first 17 always differ in the check too, so one
+        // differing position there is exactly "one digit, check recomputed".
+        let one_digit_apart = |other: &str| {
+            other.len() == 18
+                && other.as_bytes()[..17]
+                    .iter()
+                    .zip(&key.as_bytes()[..17])
+                    .filter(|(a, b)| a != b)
+                    .count()
+                    == 1
+        };
+        let found: Vec<u32> = same_name
+            .iter()
+            .copied()
+            .filter(|&e| {
+                let ent = &self.entities[e as usize];
+                ent.merged_into.is_none()
+                    && one_digit_apart(&ent.key)
+                    && ResidentId::parse(&ent.key)
+                        .is_ok_and(|id| id.birth_date().to_string() == birth && id.sex() == sex)
+            })
+            .collect();
+        match found.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+
+    /// Register persons by birth date (the register's ID's), for the twin rule.
+    fn registered_persons_by_birth(&self) -> HashMap<String, Vec<u32>> {
+        self.registered_by(Kind::Person, |key| {
+            ResidentId::parse(key)
+                .ok()
+                .map(|id| id.birth_date().to_string())
+        })
+    }
+
+    /// Whether a probabilistic link of `m` to `e` would pick one of two register people the
+    /// record cannot tell apart: another register person born the same day, at the same
+    /// address, agrees with every attribute the record carries (its name as a variant, sex,
+    /// address), and the record's name is not exactly `e`'s.
+    /// Twins are the case: same birth date and address, names a character apart — the record
+    /// that carries no ID must name the one it means exactly.
+    fn has_indistinguishable_twin(
+        &self,
+        m: &Mention,
+        e: u32,
+        by_birth: &HashMap<String, Vec<u32>>,
+    ) -> bool {
+        let chosen = &self.entities[e as usize];
+        if m.name.is_some() && m.name == chosen.name {
+            return false;
+        }
+        let Some(birth) = ResidentId::parse(&chosen.key)
+            .ok()
+            .map(|id| id.birth_date().to_string())
+        else {
+            return false;
+        };
+        by_birth.get(&birth).is_some_and(|born| {
+            born.iter().any(|&other| {
+                let o = &self.entities[other as usize];
+                other != e
+                    && o.address.is_some()
+                    && o.address == chosen.address
+                    && m.address
+                        .as_ref()
+                        .is_none_or(|a| Some(a) == o.address.as_ref())
+                    && match (&m.name, &o.name) {
+                        (Some(mine), Some(theirs)) => names_agree(mine, theirs),
+                        _ => true,
+                    }
+                    && ResidentId::parse(&o.key).is_ok_and(|id| {
+                        m.sex
+                            .as_deref()
+                            .and_then(miaopi_model::Sex::from_code_or_label)
+                            .is_none_or(|s| s == id.sex())
+                    })
+            })
+        })
+    }
+
     /// Register entities one edit from a damaged or suspect key.
     fn repair_candidates(&self, kind: Kind, key: &str) -> Vec<u32> {
         let neighbours = match kind {
@@ -805,12 +988,25 @@ impl Resolver {
             .into_iter()
             .partition(|(_, k, _)| *k == Kind::Person);
         self.resolve_persons(persons)?;
+        let by_organisation_code = self.registered_by_organisation_code();
         for (m, kind, _) in enterprises {
-            let candidates = m
-                .key
-                .as_deref()
-                .map(|k| self.repair_candidates(kind, k))
-                .unwrap_or_default();
+            let old_code = m.key_state == KeyState::Invalid(USCC_IS_ORGANISATION_CODE.into());
+            let candidates = match m.key.as_deref() {
+                Some(k) if old_code => {
+                    let compact: String = k.chars().filter(|c| *c != '-').collect();
+                    by_organisation_code
+                        .get(&compact)
+                        .cloned()
+                        .unwrap_or_default()
+                }
+                Some(k) => self.repair_candidates(kind, k),
+                None => Vec::new(),
+            };
+            let method = if old_code {
+                Method::OrganisationCode
+            } else {
+                Method::KeyRepair
+            };
             match candidates.as_slice() {
                 [one] => {
                     let agrees = match (&m.name, &self.entities[*one as usize].name) {
@@ -818,7 +1014,7 @@ impl Resolver {
                         _ => true,
                     };
                     if agrees {
-                        self.link(&m, kind, *one, Method::KeyRepair, 1.0);
+                        self.link(&m, kind, *one, method, 1.0);
                     } else {
                         self.review(&m, kind, ReviewReason::Uncertain, Some(*one), 0.0);
                     }
@@ -971,8 +1167,15 @@ impl Resolver {
                 *d = Decision::Review;
             }
         }
+        let by_birth = self.registered_persons_by_birth();
         for (i, (m, kind, why)) in pending.into_iter().enumerate() {
             match best[i] {
+                Some((p, Decision::Link, e))
+                    if self.has_indistinguishable_twin(&m, e, &by_birth) =>
+                {
+                    self.review(&m, kind, ReviewReason::PossibleTwin, Some(e), p);
+                    continue;
+                }
                 Some((p, Decision::Link, e)) => {
                     self.link(&m, kind, e, Method::Probabilistic, p);
                     continue;
@@ -1123,10 +1326,100 @@ mod tests {
     }
 
     #[test]
-    fn names_agree_on_one_typo_only() {
+    fn names_agree_on_a_typo_or_a_known_variant_only() {
         assert!(names_agree("张伟", "张伟"));
         assert!(names_agree("张伟", "张玮"));
+        assert!(names_agree("欧阳娜", "欧娜"));
+        assert!(names_agree("张伟明", "张明"));
+        assert!(names_agree("张伟", "伟张"));
         assert!(!names_agree("张伟", "李玮"));
-        assert!(!names_agree("张伟", "张伟明"));
+        assert!(!names_agree("张伟", "李伟明"));
+        assert!(!names_agree("张伟明", "李明"));
+    }
+
+    /// Twins: same birth date and address, names a character apart. A record without an ID
+    /// that names one exactly may link to her; one whose name is a variant of both may not.
+    #[test]
+    fn a_twin_is_linked_only_by_what_tells_the_two_apart() {
+        let first = "11010519491231002X";
+        let mut second17 = first.as_bytes()[..17].to_vec();
+        second17[16] = b'4';
+        let check = miaopi_model::resident_id::check_char(&second17).unwrap();
+        let second = format!(
+            "{}{}",
+            std::str::from_utf8(&second17).unwrap(),
+            check as char
+        );
+        let mut r = Resolver::new(&[role("hukou_residents", true), role("rental", false)]);
+        for (record, id, name) in [(0, first, "王芳"), (1, second.as_str(), "王芬")] {
+            let mut m = mention(0, record, id, KeyState::Valid, Some("1949-12-31"));
+            m.name = Some(name.into());
+            m.address = Some("440304001001001".into());
+            r.add(m);
+        }
+        let sister = r.links.get(0, 0, 0).unwrap();
+        let by_birth = r.registered_persons_by_birth();
+        let record = |name: &str, address: Option<&str>| Mention {
+            key: None,
+            key_state: KeyState::Missing,
+            name: Some(name.into()),
+            address: address.map(str::to_string),
+            ..mention(1, 0, first, KeyState::Missing, None)
+        };
+        assert!(!r.has_indistinguishable_twin(&record("王芳", None), sister, &by_birth));
+        assert!(r.has_indistinguishable_twin(&record("王方", None), sister, &by_birth));
+        assert!(r.has_indistinguishable_twin(
+            &record("王方", Some("440304001001001")),
+            sister,
+            &by_birth
+        ));
+        // A different address is not the twin's: the record is someone at that address.
+        assert!(!r.has_indistinguishable_twin(
+            &record("王方", Some("440304001001999")),
+            sister,
+            &by_birth
+        ));
+    }
+
+    /// A unit's system "repaired" a wrong digit by recomputing the check character: the ID is
+    /// valid but nobody's. The register person one digit away, with the same name, birth date
+    /// and sex, is the one; a different name leaves the ID its own.
+    #[test]
+    fn a_recomputed_check_links_to_the_register_person_when_everything_else_agrees() {
+        let truth = "11010519491231002X";
+        let mut first17 = truth.as_bytes()[..17].to_vec();
+        first17[15] = b'7';
+        let check = miaopi_model::resident_id::check_char(&first17).unwrap();
+        let written = format!(
+            "{}{}",
+            std::str::from_utf8(&first17).unwrap(),
+            check as char
+        );
+        assert!(
+            ResidentId::parse(&written).is_ok(),
+            "the check was recomputed"
+        );
+        assert!(
+            !id_neighbours(&written).contains(&truth.to_string()),
+            "two edits, not one"
+        );
+        for (name, links) in [("王芳", true), ("王丽", false)] {
+            let mut r = Resolver::new(&[
+                role("hukou_residents", true),
+                role("social_insurance", false),
+            ]);
+            r.add(mention(0, 0, truth, KeyState::Valid, Some("1949-12-31")));
+            let mut other = mention(1, 0, &written, KeyState::Valid, None);
+            other.name = Some(name.into());
+            r.add(other);
+            let r = r.finish().unwrap();
+            let register = r.links.get(0, 0, 0).unwrap();
+            let linked = r.links.get(1, 0, 0);
+            assert_eq!(linked == Some(register), links, "{name}");
+            if links {
+                let methods: Vec<Method> = r.links.group(1, 0).map(|(_, _, m, _)| m).collect();
+                assert_eq!(methods, [Method::CheckRecomputed]);
+            }
+        }
     }
 }

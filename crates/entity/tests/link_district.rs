@@ -11,10 +11,6 @@ use std::sync::OnceLock;
 use miaopi_batch::Home;
 use miaopi_entity::{EntityIds, LinkOptions, link_home};
 use miaopi_index::{EntityId, EntityIndex, EntityKind, Key, decode_profile};
-use miaopi_lake::AsOf;
-use miaopi_lake::arrow::array::{Array, StringArray};
-use miaopi_lake::arrow::compute::cast;
-use miaopi_lake::arrow::datatypes::DataType;
 
 use miaopi_testkit::{pack, runtime, small_district};
 
@@ -30,30 +26,7 @@ async fn ingest(home: &Home, keep: impl Fn(&str) -> bool) {
 }
 
 async fn rows(home: &Home, sql: &str) -> Vec<Vec<Option<String>>> {
-    let batches = home.lake.query(sql, &AsOf::Latest).await.unwrap();
-    let mut out = Vec::new();
-    for b in batches {
-        let cols: Vec<StringArray> = b
-            .columns()
-            .iter()
-            .map(|c| {
-                cast(c, &DataType::Utf8)
-                    .unwrap()
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .unwrap()
-                    .clone()
-            })
-            .collect();
-        for i in 0..b.num_rows() {
-            out.push(
-                cols.iter()
-                    .map(|c| (!c.is_null(i)).then(|| c.value(i).to_string()))
-                    .collect(),
-            );
-        }
-    }
-    out
+    miaopi_testkit::text_rows(home, sql).await
 }
 
 /// (truth file, record) → (key field → (true entity, noise)).

@@ -230,7 +230,7 @@ fn header_problems_en(missing: &[String], unknown: &[String], duplicate: &[Strin
 /// yields every data record in order.
 pub fn open(path: &Path, resource: &Resource, opts: &ReadOptions) -> Result<Reader, ReadError> {
     let mut file = File::open(path).map_err(|e| ReadError::io(path, e))?;
-    let len = file.metadata().map_err(|e| ReadError::io(path, e))?.len();
+    let mut len = file.metadata().map_err(|e| ReadError::io(path, e))?.len();
     if len == 0 {
         return Err(ReadError::Empty {
             path: path.to_path_buf(),
@@ -240,8 +240,18 @@ pub fn open(path: &Path, resource: &Resource, opts: &ReadOptions) -> Result<Read
     let declared = opts.encoding.or(resource.encoding);
     let inner = match resource.format {
         FileFormat::Csv | FileFormat::Jsonl => {
-            let sample = text::read_prefix(&mut file, text::DETECT_BYTES)
+            let mut sample = text::read_prefix(&mut file, text::DETECT_BYTES)
                 .map_err(|e| ReadError::io(path, e))?;
+            let mut declared = declared;
+            if let Some(utf16) = text::utf16_bom(&sample) {
+                let (utf8, utf8_len) =
+                    text::transcode_utf16(&mut file, utf16).map_err(|e| ReadError::io(path, e))?;
+                file = utf8;
+                len = utf8_len;
+                sample = text::read_prefix(&mut file, text::DETECT_BYTES)
+                    .map_err(|e| ReadError::io(path, e))?;
+                declared = Some(TextEncoding::Utf8);
+            }
             let probe = &sample[..sample.len().min(text::BINARY_PROBE_BYTES)];
             if probe.contains(&0) {
                 return Err(ReadError::Binary {

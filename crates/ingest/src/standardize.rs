@@ -22,6 +22,7 @@
 //! malformed numbers, months and booleans, values outside their code table, values longer than
 //! the catalogue allows, and required values that are missing.
 
+mod conventions;
 mod parse;
 pub(crate) mod text;
 
@@ -30,11 +31,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
-use miaopi_catalog::{DataType, EntityRole, Field, Pack, Resource};
-use miaopi_model::{IdFix, ResidentId, Sex, Uscc};
+use miaopi_catalog::{Convention, DataType, EntityRole, Field, MeasureUnit, Pack, Resource};
+use miaopi_model::{IdFix, OrgCode, ResidentId, Sex, Uscc, lenient};
 
 use crate::address::AddressNormaliser;
 use crate::record::{RawRecord, RawValue};
+use conventions::{ConventionError, DateReading, QuantityError};
 pub use parse::{DECIMAL_SCALE, MAX_YEAR, MIN_YEAR};
 use parse::{DateError, NumberError};
 use text::{HalfWidth, T2s};
@@ -146,11 +148,24 @@ pub enum FixKind {
     AddressNormalised,
     /// 数字格式规范 (thousands separators, a leading `+`, `12.0` for an integer).
     NumberFormat,
+    /// 去除证件号中的空格、连字符等分隔符.
+    IdSeparatorsRemoved,
+    /// 证件号中形近字母改为数字 (`O`→0, `I`/`l`→1, `Z`→2, `S`→5, `B`→8 where only digits stand;
+    /// the check character confirmed the reading).
+    IdLookAlikeLetters,
+    /// 长期有效 (`长期`, `9999-12-31` …) 读作无终止日期: stored as no end (null), not a sentinel.
+    OpenEnded,
+    /// 日/月/年 写法 (`25/03/2026`) 按日在前读取: the day is above 12, so only one reading exists.
+    DayFirstDate,
+    /// 中文数字日期 (`二〇二六年一月五日`) 转为 YYYY-MM-DD.
+    ChineseNumeralDate,
+    /// 带单位的数值 (`89.5㎡`, `人民币50万元`) 换算为本信息项的单位.
+    UnitConverted,
 }
 
 impl FixKind {
     /// Every kind, in declaration order.
-    pub const ALL: [FixKind; 14] = [
+    pub const ALL: [FixKind; 20] = [
         FixKind::Trimmed,
         FixKind::FullWidth,
         FixKind::SpacesRemoved,
@@ -165,6 +180,12 @@ impl FixKind {
         FixKind::Uppercased,
         FixKind::AddressNormalised,
         FixKind::NumberFormat,
+        FixKind::IdSeparatorsRemoved,
+        FixKind::IdLookAlikeLetters,
+        FixKind::OpenEnded,
+        FixKind::DayFirstDate,
+        FixKind::ChineseNumeralDate,
+        FixKind::UnitConverted,
     ];
 
     /// Stable machine code (snake_case), e.g. `"traditional_to_simplified"`.
@@ -184,6 +205,12 @@ impl FixKind {
             FixKind::Uppercased => "uppercased",
             FixKind::AddressNormalised => "address_normalised",
             FixKind::NumberFormat => "number_format",
+            FixKind::IdSeparatorsRemoved => "id_separators_removed",
+            FixKind::IdLookAlikeLetters => "id_look_alike_letters",
+            FixKind::OpenEnded => "open_ended",
+            FixKind::DayFirstDate => "day_first_date",
+            FixKind::ChineseNumeralDate => "chinese_numeral_date",
+            FixKind::UnitConverted => "unit_converted",
         }
     }
 
@@ -204,6 +231,12 @@ impl FixKind {
             FixKind::Uppercased => "小写字母改为大写",
             FixKind::AddressNormalised => "地址规范为标准地址",
             FixKind::NumberFormat => "数字格式规范（去除千分位等）",
+            FixKind::IdSeparatorsRemoved => "去除证件号中的空格、连字符等分隔符",
+            FixKind::IdLookAlikeLetters => "证件号中形近字母改为数字（校验码核对无误）",
+            FixKind::OpenEnded => "“长期有效”读作无终止日期",
+            FixKind::DayFirstDate => "日/月/年写法按日在前读取（日大于 12，无歧义）",
+            FixKind::ChineseNumeralDate => "中文数字日期转为 YYYY-MM-DD",
+            FixKind::UnitConverted => "带单位的数值换算为本信息项的单位",
         }
     }
 }
@@ -283,6 +316,14 @@ pub mod reason {
     pub const ID_CONFLICTS_WITH_RECORD: &str = "id_conflicts_with_record";
     /// Key status: a valid ID whose birth date lies after [`MAX_YEAR`](super::MAX_YEAR).
     pub const ID_BIRTH_DATE_OUT_OF_RANGE: &str = "id_birth_date_out_of_range";
+    /// Key status: a valid pre-2016 organisation code (GB 11714) where a credit code belongs.
+    /// Not a key of its own; linking joins it to the credit code that embeds it (positions
+    /// 9–17). Starts with `uscc_` so that a 证件号 carrying it is read as an organisation's.
+    pub const USCC_IS_ORGANISATION_CODE: &str = "uscc_is_organisation_code";
+    /// 日期日月顺序不明: `03/05/2026` may be 3 May or 5 March.
+    pub const AMBIGUOUS_DATE: &str = "ambiguous_date";
+    /// 单位无法换算: a quantity in a unit this field cannot be converted from.
+    pub const WRONG_UNIT: &str = "wrong_unit";
 }
 
 /// 拒收原因: why a record cannot be accepted.
@@ -368,6 +409,13 @@ struct IdChecks {
     implied_sex: Option<Sex>,
 }
 
+/// The conventions a date field declares (see [`miaopi_catalog::Convention`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct DatePlan {
+    open_end: bool,
+    day_first: bool,
+}
+
 #[derive(Debug)]
 enum Kind {
     Text(TextKind),
@@ -377,9 +425,10 @@ enum Kind {
     PartyId,
     /// address_code, house_id, building_code: opaque codes.
     OtherKey,
-    Integer,
-    Decimal,
-    Date,
+    /// With the unit the field is stored in, if declared.
+    Integer(Option<MeasureUnit>),
+    Decimal(Option<MeasureUnit>),
+    Date(DatePlan),
     Month,
     Boolean,
 }
@@ -414,6 +463,8 @@ struct Acc {
     /// Valid person IDs: (plan index, index in `keys`, ID).
     ids: [Option<(usize, usize, ResidentId)>; MAX_CHECKED_IDS],
     n_ids: usize,
+    /// The current field was written 长期 (no end date) in a field that accepts it.
+    open_ended: bool,
 }
 
 impl Acc {
@@ -576,9 +627,12 @@ impl Standardizer {
                         Kind::Text(kind)
                     }
                 },
-                (None, DataType::Integer) => Kind::Integer,
-                (None, DataType::Decimal) => Kind::Decimal,
-                (None, DataType::Date) => Kind::Date,
+                (None, DataType::Integer) => Kind::Integer(field.unit),
+                (None, DataType::Decimal) => Kind::Decimal(field.unit),
+                (None, DataType::Date) => Kind::Date(DatePlan {
+                    open_end: field.accepts.contains(&Convention::OpenEnd),
+                    day_first: field.accepts.contains(&Convention::DayFirst),
+                }),
                 (None, DataType::Month) => Kind::Month,
                 (None, DataType::Boolean) => Kind::Boolean,
             };
@@ -646,15 +700,19 @@ impl Standardizer {
             keys: Vec::new(),
             ids: [None; MAX_CHECKED_IDS],
             n_ids: 0,
+            open_ended: false,
         };
         let mut out = Vec::with_capacity(n);
         for (i, (plan, src)) in self.plans.iter().zip(values).enumerate() {
             let rejected_before = acc.rejects.len();
+            acc.open_ended = false;
             let value = self.field(i, plan, src, &mut acc);
-            // A value rejected for its content is null too; one reason per field is enough.
+            // A value rejected for its content is null too; one reason per field is enough. A
+            // field written 长期 is present: its null means "no end".
             if value.is_null()
                 && plan.required
                 && !is_key(&plan.kind)
+                && !acc.open_ended
                 && acc.rejects.len() == rejected_before
             {
                 acc.reject(
@@ -699,9 +757,9 @@ impl Standardizer {
                     (Value::Str(s), KeyStatus::Valid)
                 }
             }),
-            Kind::Integer => integer(plan, src.raw(), acc),
-            Kind::Decimal => decimal(plan, src.raw(), acc),
-            Kind::Date => date(plan, src.raw(), acc),
+            Kind::Integer(unit) => integer(plan, *unit, src.raw(), acc),
+            Kind::Decimal(unit) => decimal(plan, *unit, src.raw(), acc),
+            Kind::Date(conventions) => date(plan, *conventions, src.raw(), acc),
             Kind::Month => month(plan, src.raw(), acc),
             Kind::Boolean => boolean(plan, src.raw(), acc),
         }
@@ -944,6 +1002,9 @@ fn id_fix_kind(fix: IdFix) -> FixKind {
         IdFix::LowercaseX => FixKind::IdLowercaseX,
         IdFix::FullWidth => FixKind::IdFullWidth,
         IdFix::UpgradedFrom15 => FixKind::IdUpgraded15,
+        IdFix::SeparatorsRemoved => FixKind::IdSeparatorsRemoved,
+        IdFix::LookAlikeLetters => FixKind::IdLookAlikeLetters,
+        IdFix::Uppercased => FixKind::Uppercased,
     }
 }
 
@@ -988,42 +1049,55 @@ fn person_id(
     }
 }
 
-/// The repairs `Uscc::parse_lenient` applies (it does not list them): whitespace, full width,
-/// lower case.
-fn uscc_fixes(plan: &FieldPlan, input: &str, canonical: &str, acc: &mut Acc) {
-    if input == canonical {
-        return;
-    }
-    let trimmed = text::trim(input);
-    if trimmed.len() != input.len() {
-        acc.fix(&plan.name, FixKind::Trimmed, input, canonical);
-    }
-    let half = text::half_width(trimmed, HalfWidth::All);
-    if matches!(half, Cow::Owned(_)) {
-        acc.fix(&plan.name, FixKind::FullWidth, input, canonical);
-    }
-    if half.chars().any(|c| c.is_ascii_lowercase()) {
-        acc.fix(&plan.name, FixKind::Uppercased, input, canonical);
-    }
-}
-
 fn credit_code(plan: &FieldPlan, input: Cow<'_, str>, acc: &mut Acc) -> (Value, KeyStatus) {
-    match Uscc::parse_lenient(&input) {
-        Ok(code) => {
-            uscc_fixes(plan, &input, code.as_str(), acc);
+    match Uscc::parse_lenient_with_fixes(&input) {
+        Ok((code, fixes)) => {
+            for fix in &fixes {
+                acc.fix(&plan.name, id_fix_kind(*fix), &input, code.as_str());
+            }
             (
                 Value::Str(owned_canonical(input, code.as_str())),
                 KeyStatus::Valid,
             )
         }
-        Err(e) => (
-            Value::Str(unusable_key_text(input)),
-            KeyStatus::Invalid {
-                code: e.code(),
-                message_zh: format!("{}：{}", plan.label, e.reason_zh()),
-            },
-        ),
+        Err(e) => organisation_code(plan, input, acc).unwrap_or_else(|input| {
+            (
+                Value::Str(unusable_key_text(input)),
+                KeyStatus::Invalid {
+                    code: e.code(),
+                    message_zh: format!("{}：{}", plan.label, e.reason_zh()),
+                },
+            )
+        }),
     }
+}
+
+/// A valid GB 11714 organisation code where a credit code belongs (records from before 2016):
+/// the canonical `XXXXXXXX-X`, fixes recorded, and the key status that tells linking to find
+/// the credit code embedding it. The input back when it is not one.
+fn organisation_code<'a>(
+    plan: &FieldPlan,
+    input: Cow<'a, str>,
+    acc: &mut Acc,
+) -> Result<(Value, KeyStatus), Cow<'a, str>> {
+    let Ok((code, fixes)) = OrgCode::parse_lenient(&input) else {
+        return Err(input);
+    };
+    let canonical = code.canonical();
+    for fix in &fixes {
+        acc.fix(&plan.name, id_fix_kind(*fix), &input, &canonical);
+    }
+    let message_zh = format!(
+        "{}：填写的是 2016 年前的组织机构代码 {canonical}（GB 11714），按统一社会信用代码第 9–17 位关联",
+        plan.label
+    );
+    Ok((
+        Value::Str(canonical),
+        KeyStatus::Invalid {
+            code: reason::USCC_IS_ORGANISATION_CODE,
+            message_zh,
+        },
+    ))
 }
 
 fn owned_canonical(input: Cow<'_, str>, canonical: &str) -> String {
@@ -1034,13 +1108,18 @@ fn owned_canonical(input: Cow<'_, str>, canonical: &str) -> String {
     }
 }
 
-/// 证件号: a resident ID, else a credit code.
+/// 证件号: a resident ID, else a credit code (or a pre-2016 organisation code).
 ///
 /// A text shaped like a resident ID (see [`id_shaped`]) is read as one only: one in 31 corrupted
 /// IDs (a wrong check digit, two digits swapped) happens to pass the credit code's mod-31 check,
 /// and taking it for an organisation would hide the person from linking. Credit codes of that
 /// shape (all digits, a province-like prefix and a calendar date in positions 7–14) are rare
-/// enough that the mistake the other way is the smaller one.
+/// enough that the mistake the other way is the smaller one. The shape is judged after the
+/// repairs lenient parsing makes (separators, look-alike letters), so `44O304…` is a person's.
+/// A text that reads as a valid resident ID after those repairs is a person's even when it also
+/// passes as a credit code (`4403041990B1011234` with `B` for `8` may pass the mod-31 check): a
+/// real credit code is never ID-shaped (its positions 7–14 hold the region code's tail and the
+/// organisation code, not a birth date), so the other reading would invent a legal person.
 fn party_id(plan: &FieldPlan, input: Cow<'_, str>, acc: &mut Acc) -> (Value, KeyStatus) {
     let id_error = match ResidentId::parse_lenient(&input) {
         Ok(parsed) => {
@@ -1055,20 +1134,35 @@ fn party_id(plan: &FieldPlan, input: Cow<'_, str>, acc: &mut Acc) -> (Value, Key
         }
         Err(e) => e,
     };
-    let half = text::half_width(text::trim(&input), HalfWidth::All);
-    let (code, reason_zh) = if id_shaped(&half) {
-        (id_error.code(), id_error.reason_zh())
-    } else {
-        match Uscc::parse_lenient(&input) {
-            Ok(code) => {
-                uscc_fixes(plan, &input, code.as_str(), acc);
+    let as_credit_code = Uscc::parse_lenient_with_fixes(&input);
+    let compact: String = text::half_width(text::trim(&input), HalfWidth::All)
+        .chars()
+        .filter(|c| !lenient::is_separator(*c))
+        .map(|c| lenient::look_alike_digit(c).unwrap_or(c))
+        .collect();
+    let (code, reason_zh) = match (id_error, as_credit_code) {
+        (id_error, _) if id_shaped(&compact) => (id_error.code(), id_error.reason_zh()),
+        (_, Ok((code, fixes))) => {
+            for fix in &fixes {
+                acc.fix(&plan.name, id_fix_kind(*fix), &input, code.as_str());
+            }
+            return (
+                Value::Str(owned_canonical(input, code.as_str())),
+                KeyStatus::Valid,
+            );
+        }
+        (_, Err(e)) => match organisation_code(plan, input, acc) {
+            Ok(found) => return found,
+            Err(back) => {
                 return (
-                    Value::Str(owned_canonical(input, code.as_str())),
-                    KeyStatus::Valid,
+                    Value::Str(unusable_key_text(back)),
+                    KeyStatus::Invalid {
+                        code: e.code(),
+                        message_zh: format!("{}：{}", plan.label, e.reason_zh()),
+                    },
                 );
             }
-            Err(e) => (e.code(), e.reason_zh()),
-        }
+        },
     };
     (
         Value::Str(unusable_key_text(input)),
@@ -1185,7 +1279,7 @@ fn typed_text(s: &str) -> Cow<'_, str> {
     text::half_width(text::trim(s), HalfWidth::All)
 }
 
-fn integer(plan: &FieldPlan, raw: &RawValue, acc: &mut Acc) -> Value {
+fn integer(plan: &FieldPlan, unit: Option<MeasureUnit>, raw: &RawValue, acc: &mut Acc) -> Value {
     let parsed: Result<i64, NumberError> = match raw {
         RawValue::Null => return Value::Null,
         RawValue::Int(i) => Ok(*i),
@@ -1209,7 +1303,14 @@ fn integer(plan: &FieldPlan, raw: &RawValue, acc: &mut Acc) -> Value {
                     }
                     Ok(v)
                 }
-                Err(e) => Err(e),
+                Err(e) => match with_unit(plan, unit, s, &t, acc) {
+                    Some(Ok(scaled)) if scaled % 1_000_000 == 0 => {
+                        i64::try_from(scaled / 1_000_000).map_err(|_| NumberError::Overflow)
+                    }
+                    Some(Ok(_)) => Err(NumberError::Invalid),
+                    Some(Err(())) => return Value::Null,
+                    None => Err(e),
+                },
             }
         }
         _ => Err(NumberError::Invalid),
@@ -1227,7 +1328,7 @@ fn integer(plan: &FieldPlan, raw: &RawValue, acc: &mut Acc) -> Value {
     }
 }
 
-fn decimal(plan: &FieldPlan, raw: &RawValue, acc: &mut Acc) -> Value {
+fn decimal(plan: &FieldPlan, unit: Option<MeasureUnit>, raw: &RawValue, acc: &mut Acc) -> Value {
     let parsed = match raw {
         RawValue::Null => return Value::Null,
         RawValue::Int(i) => i128::from(*i)
@@ -1252,7 +1353,11 @@ fn decimal(plan: &FieldPlan, raw: &RawValue, acc: &mut Acc) -> Value {
                     }
                     Ok(n.scaled)
                 }
-                Err(e) => Err(e),
+                Err(e) => match with_unit(plan, unit, s, &t, acc) {
+                    Some(Ok(scaled)) => Ok(scaled),
+                    Some(Err(())) => return Value::Null,
+                    None => Err(e),
+                },
             }
         }
         _ => Err(NumberError::Invalid),
@@ -1270,7 +1375,79 @@ fn decimal(plan: &FieldPlan, raw: &RawValue, acc: &mut Acc) -> Value {
     }
 }
 
-fn date(plan: &FieldPlan, raw: &RawValue, acc: &mut Acc) -> Value {
+/// A number written with a unit or currency (`89.5㎡`, `人民币50万元`) in a field that declares
+/// its unit: the value in that unit (scaled by 10^6), the conversion recorded. `Some(Err)` when
+/// the text had a unit that cannot be read here (the reject is recorded), `None` when it had
+/// none.
+fn with_unit(
+    plan: &FieldPlan,
+    unit: Option<MeasureUnit>,
+    raw_text: &str,
+    t: &str,
+    acc: &mut Acc,
+) -> Option<Result<i128, ()>> {
+    let unit = unit?;
+    match conventions::quantity(t, unit)? {
+        Ok(scaled) => {
+            let after = format!("{}（{}）", format_decimal(scaled), unit.label_zh());
+            acc.fix(&plan.name, FixKind::UnitConverted, raw_text, &after);
+            Some(Ok(scaled))
+        }
+        Err(QuantityError::WrongUnit { written }) => {
+            acc.reject(
+                plan,
+                reason::WRONG_UNIT,
+                format!(
+                    "{}「{}」的单位「{written}」无法换算为{}",
+                    plan.label,
+                    raw_text,
+                    unit.label_zh()
+                ),
+            );
+            Some(Err(()))
+        }
+        Err(QuantityError::Inexact) => {
+            acc.reject(
+                plan,
+                reason::INVALID_DECIMAL,
+                format!(
+                    "{}「{}」换算为{}后超过六位小数",
+                    plan.label,
+                    raw_text,
+                    unit.label_zh()
+                ),
+            );
+            Some(Err(()))
+        }
+        Err(QuantityError::Number(_)) => None,
+    }
+}
+
+/// Records a 长期 (no end date) in a field that accepts it.
+fn open_ended(plan: &FieldPlan, raw: &RawValue, acc: &mut Acc) -> Value {
+    acc.fix(
+        &plan.name,
+        FixKind::OpenEnded,
+        &shown(raw),
+        "（无终止日期）",
+    );
+    acc.open_ended = true;
+    Value::Null
+}
+
+fn date(plan: &FieldPlan, conventions: DatePlan, raw: &RawValue, acc: &mut Acc) -> Value {
+    if conventions.open_end {
+        let open = match raw {
+            RawValue::Text(s) => conventions::is_open_end(&typed_text(s)),
+            RawValue::Date(d) => conventions::is_open_end_date(*d),
+            RawValue::Int(n) => *n == parse::EXCEL_MAX_SERIAL || *n == 99_991_231,
+            RawValue::Float(f) => *f == parse::EXCEL_MAX_SERIAL as f64 || *f == 99_991_231.0,
+            _ => false,
+        };
+        if open {
+            return open_ended(plan, raw, acc);
+        }
+    }
     let parsed: Result<NaiveDate, DateError> = match raw {
         RawValue::Null => return Value::Null,
         RawValue::Date(d) => {
@@ -1302,12 +1479,39 @@ fn date(plan: &FieldPlan, raw: &RawValue, acc: &mut Acc) -> Value {
             if t.is_empty() {
                 return Value::Null;
             }
-            parse::date_text(&t).map(|p| {
-                if !p.canonical || t.len() != s.len() || matches!(t, Cow::Owned(_)) {
-                    acc.fix(&plan.name, FixKind::DateFormat, s, &parse::iso_date(p.date));
+            match parse::date_text(&t) {
+                Ok(p) => {
+                    if !p.canonical || t.len() != s.len() || matches!(t, Cow::Owned(_)) {
+                        acc.fix(&plan.name, FixKind::DateFormat, s, &parse::iso_date(p.date));
+                    }
+                    Ok(p.date)
                 }
-                p.date
-            })
+                Err(DateError::Invalid) => match conventions::date(&t, conventions.day_first) {
+                    Some(Ok((d, reading))) => {
+                        let kind = match reading {
+                            DateReading::DayFirst => FixKind::DayFirstDate,
+                            DateReading::MonthFirst => FixKind::DateFormat,
+                            DateReading::ChineseNumerals => FixKind::ChineseNumeralDate,
+                        };
+                        acc.fix(&plan.name, kind, s, &parse::iso_date(d));
+                        Ok(d)
+                    }
+                    Some(Err(ConventionError::Ambiguous { first, second })) => {
+                        acc.reject(
+                            plan,
+                            reason::AMBIGUOUS_DATE,
+                            format!(
+                                "{}「{}」日月顺序不明：可能是 {first} 月 {second} 日，也可能是 {second} 月 {first} 日",
+                                plan.label, s
+                            ),
+                        );
+                        return Value::Null;
+                    }
+                    Some(Err(ConventionError::Date(e))) => Err(e),
+                    None => Err(DateError::Invalid),
+                },
+                Err(e) => Err(e),
+            }
         }
         RawValue::Decimal { .. } | RawValue::Bool(_) => Err(DateError::Invalid),
     };

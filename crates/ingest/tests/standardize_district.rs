@@ -350,6 +350,10 @@ fn id_noise(raw: &str, truth: &str) -> &'static str {
         "id_legacy15"
     } else if raw == truth.replace('X', "x") {
         "id_lowercase_x"
+    } else if raw.contains([' ', '-']) {
+        "id_separators"
+    } else if raw.contains(['O', 'l', 'I', 'Z', 'S', 'B']) {
+        "id_look_alike"
     } else if raw.get(..17) == truth.get(..17) {
         "id_wrong_check"
     } else {
@@ -533,6 +537,29 @@ fn check_record(
                 };
                 let status = key_status(&field.name);
                 let raw_text = text_of(raw);
+                if kind == "enterprise" && truth.has("organisation_code") {
+                    // The old organisation code, kept for linking to the credit code.
+                    s.check("ids");
+                    let organisation_code = format!("{}-{}", &key[8..16], &key[16..17]);
+                    if !matches!(
+                        status,
+                        Some(KeyStatus::Invalid {
+                            code: "uscc_is_organisation_code",
+                            ..
+                        })
+                    ) || value.as_str() != Some(organisation_code.as_str())
+                    {
+                        s.fail(
+                            "ids",
+                            format!(
+                                "{}: organisation code {raw_text:?} → {value:?} {status:?}, \
+                                 truth {key}",
+                                here(&field.name)
+                            ),
+                        );
+                    }
+                    continue;
+                }
                 if kind == "enterprise" {
                     s.check("ids");
                     if status != Some(&KeyStatus::Valid) || value.as_str() != Some(key) {
@@ -572,11 +599,12 @@ fn check_record(
                             );
                         }
                     }
-                    "id_lowercase_x" | "id_legacy15" => {
-                        let fix = if noise == "id_legacy15" {
-                            FixKind::IdUpgraded15
-                        } else {
-                            FixKind::IdLowercaseX
+                    "id_lowercase_x" | "id_legacy15" | "id_separators" | "id_look_alike" => {
+                        let fix = match noise {
+                            "id_legacy15" => FixKind::IdUpgraded15,
+                            "id_separators" => FixKind::IdSeparatorsRemoved,
+                            "id_look_alike" => FixKind::IdLookAlikeLetters,
+                            _ => FixKind::IdLowercaseX,
                         };
                         if !valid_as_truth || !has_fix(&field.name, fix) {
                             s.fail(
@@ -673,8 +701,12 @@ fn check_record(
     }
 
     // Names: the standardised name is the true one (a same-pinyin character cannot be
-    // detected, so records with that noise are skipped).
-    if !truth.has("name_homophone") {
+    // detected, nor a dropped character or a swapped order, so records with that noise are
+    // skipped).
+    if !truth.has("name_homophone")
+        && !truth.has("name_dropped_character")
+        && !truth.has("name_swapped_order")
+    {
         for (i, field) in resource.fields.iter().enumerate() {
             let name = field.name.as_str();
             if name != "name" && !name.ends_with("_name") {

@@ -439,7 +439,6 @@ fn decimals_are_exact() {
     assert_eq!(format_decimal(7_000_000), "7");
     for bad in [
         text("abc"),
-        text("12元"),
         text("1.0000001"),
         RawValue::Bool(true),
         RawValue::Float(f64::NAN),
@@ -455,6 +454,20 @@ fn decimals_are_exact() {
         &allowance(text("2024-05"), text("abc")),
     );
     assert_eq!(reasons[0].2, "月保障金额「abc」不是有效数值");
+    // The field is in 元 (`unit = "yuan"`): a unit written with the amount is read and
+    // converted; an area unit is not money.
+    let a = accept(
+        "minimum_living_allowance",
+        &allowance(text("2024-05"), text("人民币0.12万元")),
+    );
+    assert_eq!(a.value("amount"), &Value::Decimal(1_200_000_000));
+    assert_eq!(a.fixes_of("amount"), [FixKind::UnitConverted]);
+    let reasons = reject(
+        "minimum_living_allowance",
+        &allowance(text("2024-05"), text("12㎡")),
+    );
+    assert_eq!(reasons[0].1, reason::WRONG_UNIT);
+    assert_eq!(reasons[0].2, "月保障金额「12㎡」的单位「㎡」无法换算为元");
 }
 
 #[test]

@@ -317,7 +317,7 @@ impl Comparison {
                     0
                 } else if sx == sy {
                     1
-                } else if similarity::levenshtein(tx, ty) <= 1 {
+                } else if similarity::levenshtein(tx, ty) <= 1 || text::order_swapped(tx, ty) {
                     2
                 } else if similarity::jaro_winkler(px, py) >= *pinyin_threshold {
                     3
@@ -575,6 +575,17 @@ mod tests {
         // 张伟明/张伟敏: ming vs min differ, one character; 张晓明/张小铭 is a homophone; 欧阳晓明/
         // 欧阳小明 too.
         assert_eq!(got, vec![0, 1, 2, 1, 1, 4]);
+        // A dropped character (a compound surname truncated: 欧阳娜 → 欧娜) and family and given
+        // name swapped lower the weight like a typo, not like another person's name.
+        let got = levels(
+            &c,
+            &[
+                ("欧阳娜", "欧娜"),
+                ("张伟", "伟张"),
+                ("欧阳晓明", "晓明欧阳"),
+            ],
+        );
+        assert_eq!(got, vec![2, 2, 2]);
         let got = levels(&c, &[("王晓东", "王小冬东")]);
         assert_eq!(got, vec![3], "pinyin close, two characters off");
     }

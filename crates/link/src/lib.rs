@@ -43,3 +43,4 @@ pub use spec::{
     BlockingRule, ComparisonSpec, DecisionThresholds, IdColumns, KeyPart, LinkSpec, Method,
     Training, Transform,
 };
+pub use text::{one_character_dropped, order_swapped};

@@ -225,7 +225,7 @@ impl Method {
             Method::NameZh { pinyin_threshold } => vec![
                 "exact".into(),
                 "same_pinyin".into(),
-                "one_character_different".into(),
+                "one_character_different_or_order_swapped".into(),
                 format!("pinyin_jaro_winkler>={pinyin_threshold}"),
                 "else".into(),
             ],

@@ -13,6 +13,33 @@ pub(crate) fn clean_name_zh(name: &str) -> String {
         .collect()
 }
 
+/// Whether `b` is `a` with its family and given name swapped (`张伟` / `伟张`, `欧阳晓明` /
+/// `晓明欧阳`, as forms written in Western order have it): a rotation of the same characters,
+/// at least two of them, and not the same text.
+pub fn order_swapped(a: &str, b: &str) -> bool {
+    let (x, y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    x.len() == y.len()
+        && x.len() >= 2
+        && x != y
+        && (1..x.len()).any(|k| x[k..].iter().chain(&x[..k]).eq(y.iter()))
+}
+
+/// Whether `b` is `a` with one character dropped, or `a` is `b` with one dropped (`欧娜` for
+/// `欧阳娜`, a compound surname truncated; `张明` for `张晓明`), the shorter at least two long.
+pub fn one_character_dropped(a: &str, b: &str) -> bool {
+    let (x, y): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (long, short) = if x.len() > y.len() { (x, y) } else { (y, x) };
+    long.len() == short.len() + 1
+        && short.len() >= 2
+        && (0..long.len()).any(|skip| {
+            long.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != skip)
+                .map(|(_, c)| c)
+                .eq(short.iter())
+        })
+}
+
 /// Toneless pinyin syllables: one per 汉字; a run of other letters or digits is kept,
 /// lower-cased, as one syllable.
 pub(crate) fn pinyin_syllables(text: &str) -> Vec<String> {
@@ -202,6 +229,23 @@ pub(crate) fn read_resident_id(text: &str) -> Option<IdReading> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_variants() {
+        assert!(order_swapped("张伟", "伟张"));
+        assert!(order_swapped("欧阳晓明", "晓明欧阳"));
+        assert!(!order_swapped("张伟", "张伟"));
+        assert!(!order_swapped("张伟", "李伟"));
+        assert!(!order_swapped("张", "张"));
+        assert!(one_character_dropped("欧阳娜", "欧娜"));
+        assert!(one_character_dropped("张明", "张晓明"));
+        assert!(!one_character_dropped("张晓明", "张晓明"));
+        assert!(
+            !one_character_dropped("张伟", "张"),
+            "one character is not a name"
+        );
+        assert!(!one_character_dropped("张晓明", "李明"));
+    }
 
     #[test]
     fn pinyin_of_names() {

@@ -28,6 +28,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::halfwidth::to_half_width;
+use crate::lenient::{is_separator, look_alike_digit};
 use crate::region;
 use crate::sex::Sex;
 
@@ -60,7 +61,9 @@ const CHECK_CHARS: [u8; 11] = *b"10X98765432";
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ResidentId([u8; LENGTH]);
 
-/// 修正项: a repair that [`ResidentId::parse_lenient`] applied to source data.
+/// 修正项: a repair that lenient identifier parsing ([`ResidentId::parse_lenient`],
+/// [`crate::Uscc::parse_lenient_with_fixes`], [`crate::OrgCode::parse_lenient`]) applied to
+/// source data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum IdFix {
     /// 去除首尾空白: leading or trailing whitespace (including U+3000) was removed.
@@ -76,6 +79,17 @@ pub enum IdFix {
     /// character appended).
     #[serde(rename = "upgraded_from_15")]
     UpgradedFrom15,
+    /// 去除分隔符: spaces, hyphens or dots inside the number were removed
+    /// (`440304 19850312 0012`, `440304-19850312-0012`).
+    #[serde(rename = "separators_removed")]
+    SeparatorsRemoved,
+    /// 形近字母: a letter standing where only digits are allowed was read as the digit it looks
+    /// like (`O`→0, `I`/`l`→1, `Z`→2, `S`→5, `B`→8); the check character then confirmed it.
+    #[serde(rename = "look_alike_letters")]
+    LookAlikeLetters,
+    /// 小写字母: lower-case letters were upper-cased (credit and organisation codes).
+    #[serde(rename = "uppercased")]
+    Uppercased,
 }
 
 impl IdFix {
@@ -86,6 +100,9 @@ impl IdFix {
             IdFix::LowercaseX => "lowercase_x",
             IdFix::FullWidth => "full_width",
             IdFix::UpgradedFrom15 => "upgraded_from_15",
+            IdFix::SeparatorsRemoved => "separators_removed",
+            IdFix::LookAlikeLetters => "look_alike_letters",
+            IdFix::Uppercased => "uppercased",
         }
     }
 
@@ -96,12 +113,16 @@ impl IdFix {
             IdFix::LowercaseX => "小写 x 改为大写 X",
             IdFix::FullWidth => "全角字符转为半角",
             IdFix::UpgradedFrom15 => "15 位旧号码升级为 18 位",
+            IdFix::SeparatorsRemoved => "去除号码中的空格、连字符等分隔符",
+            IdFix::LookAlikeLetters => "号码中形近字母改为数字（O→0、I/l→1、Z→2、S→5、B→8）",
+            IdFix::Uppercased => "小写字母改为大写",
         }
     }
 }
 
 /// The result of [`ResidentId::parse_lenient`]: the canonical ID and the repairs it needed, in
-/// the order they were applied (whitespace, full width, lower-case x, 15→18 upgrade).
+/// the order they were applied (whitespace, full width, separators, lower-case x, look-alike
+/// letters, 15→18 upgrade).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ParsedResidentId {
     /// 规范号码: the canonical 18-character ID.
@@ -120,7 +141,8 @@ impl ParsedResidentId {
 /// Why a string is not a valid resident ID number.
 ///
 /// Positions are 1-based and count characters (not bytes), as GB 11643 numbers its positions.
-/// For [`ResidentId::parse_lenient`] they count within the input after trimming whitespace.
+/// For [`ResidentId::parse_lenient`] they count within the input after trimming whitespace and
+/// removing separators.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum ResidentIdError {
     /// 号码为空.
@@ -410,11 +432,15 @@ impl ResidentId {
     }
 
     /// Lenient parse for source data: trims whitespace (including the ideographic space U+3000),
-    /// converts full-width digits and `Ｘ`/`ｘ`, upper-cases a lower-case `x`, and upgrades a
-    /// 15-digit legacy number, reporting each repair in [`ParsedResidentId::fixes`].
+    /// converts full-width characters, removes separators inside the number (spaces, hyphens,
+    /// dots: the 6-8-4 grouping of printed cards), upper-cases a lower-case `x`, reads a
+    /// look-alike letter where only a digit may stand as that digit (`O`→0, `I`/`l`→1, `Z`→2,
+    /// `S`→5, `B`→8), and upgrades a 15-digit legacy number, reporting each repair in
+    /// [`ParsedResidentId::fixes`].
     ///
-    /// Nothing else is repaired: inner spaces, other letters or a wrong check character are
-    /// errors, because guessing there could merge two different people.
+    /// These repairs cannot merge two people: a separator carries nothing, a look-alike letter
+    /// can mean one digit only, and the check character is verified afterwards. Anything else
+    /// — other letters, a wrong check character — is an error, because guessing there could.
     pub fn parse_lenient(s: &str) -> Result<ParsedResidentId, ResidentIdError> {
         let mut fixes = Vec::new();
         let trimmed = s.trim();
@@ -424,35 +450,51 @@ impl ResidentId {
         if trimmed.is_empty() {
             return Err(ResidentIdError::Empty);
         }
-        let length = trimmed.chars().count();
+
+        let mut full_width = false;
+        let mut separators = false;
+        let mut chars: Vec<InputChar> = Vec::with_capacity(LENGTH);
+        for original in trimmed.chars() {
+            let half = to_half_width(original);
+            full_width |= half != original;
+            if is_separator(half) {
+                separators = true;
+                continue;
+            }
+            chars.push(InputChar {
+                original,
+                normalised: half,
+            });
+        }
+        let length = chars.len();
+        if length == 0 {
+            return Err(ResidentIdError::Empty);
+        }
         if length != LENGTH && length != LEGACY_LENGTH {
             return Err(ResidentIdError::WrongLength { length });
         }
-
-        let mut full_width = false;
         let mut lowercase_x = false;
-        let chars: Vec<InputChar> = trimmed
-            .chars()
-            .map(|original| {
-                let half = to_half_width(original);
-                full_width |= half != original;
-                let normalised = if half == 'x' {
-                    lowercase_x = true;
-                    'X'
-                } else {
-                    half
-                };
-                InputChar {
-                    original,
-                    normalised,
-                }
-            })
-            .collect();
+        let mut look_alike = false;
+        for (index, c) in chars.iter_mut().enumerate() {
+            if length == LENGTH && index == LENGTH - 1 && c.normalised == 'x' {
+                lowercase_x = true;
+                c.normalised = 'X';
+            } else if let Some(digit) = look_alike_digit(c.normalised) {
+                look_alike = true;
+                c.normalised = digit;
+            }
+        }
         if full_width {
             fixes.push(IdFix::FullWidth);
         }
+        if separators {
+            fixes.push(IdFix::SeparatorsRemoved);
+        }
         if lowercase_x {
             fixes.push(IdFix::LowercaseX);
+        }
+        if look_alike {
+            fixes.push(IdFix::LookAlikeLetters);
         }
 
         let id = if length == LENGTH {
@@ -912,8 +954,68 @@ mod tests {
             Err(ResidentIdError::Empty)
         );
         assert_eq!(
-            ResidentId::parse_lenient("110105 19491231 002X"),
-            Err(ResidentIdError::WrongLength { length: 20 })
+            ResidentId::parse_lenient("110105 19491231 002X 1"),
+            Err(ResidentIdError::WrongLength { length: 19 }),
+            "length counts after removing separators"
+        );
+    }
+
+    #[test]
+    fn lenient_removes_separators_inside_the_number() {
+        // GB 11643's example 11010519491231002X written as printed cards group it, and with
+        // stray spaces and full-width hyphens.
+        for written in [
+            "110105 19491231 002X",
+            "110105-19491231-002X",
+            "1101 0519 4912 3100 2X",
+            "110105－19491231－002X",
+            "11010519491231 002 X",
+        ] {
+            let parsed = ResidentId::parse_lenient(written).unwrap();
+            assert_eq!(parsed.id.as_str(), "11010519491231002X", "{written}");
+            assert!(
+                parsed.fixes.contains(&IdFix::SeparatorsRemoved),
+                "{written}"
+            );
+        }
+        assert_eq!(
+            ResidentId::parse_lenient("440304 800229 123")
+                .unwrap()
+                .fixes,
+            vec![IdFix::SeparatorsRemoved, IdFix::UpgradedFrom15]
+        );
+    }
+
+    #[test]
+    fn lenient_reads_look_alike_letters_as_digits() {
+        for written in [
+            "11O10519491231002X",
+            "110105l9491231002X",
+            "11010519491Z31002X",
+            "1101O5I949I23IOOZX",
+        ] {
+            let parsed = ResidentId::parse_lenient(written).unwrap();
+            assert_eq!(parsed.id.as_str(), "11010519491231002X", "{written}");
+            assert_eq!(parsed.fixes, vec![IdFix::LookAlikeLetters], "{written}");
+        }
+        // 440524188001010014: S for 5 and B for 8.
+        let parsed = ResidentId::parse_lenient("44OS24lBBOOlOlOOl4").unwrap();
+        assert_eq!(parsed.id.as_str(), "440524188001010014");
+        // The check character still decides: a look-alike that does not check is an error.
+        assert_eq!(
+            ResidentId::parse_lenient("11O10519491231003X"),
+            Err(ResidentIdError::CheckMismatch {
+                expected: '8',
+                found: 'X'
+            })
+        );
+        // Letters that look like no digit stay errors.
+        assert_eq!(
+            ResidentId::parse_lenient("11A10519491231002X"),
+            Err(ResidentIdError::InvalidCharacter {
+                position: 3,
+                character: 'A'
+            })
         );
     }
 
@@ -1122,6 +1224,9 @@ mod tests {
             IdFix::LowercaseX,
             IdFix::FullWidth,
             IdFix::UpgradedFrom15,
+            IdFix::SeparatorsRemoved,
+            IdFix::LookAlikeLetters,
+            IdFix::Uppercased,
         ] {
             assert!(!fix.label_zh().is_empty());
             // The serde name is the code, so reports and JSON agree.

@@ -27,6 +27,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::halfwidth::to_half_width;
+use crate::lenient::{is_separator, look_alike_digit};
+use crate::resident_id::IdFix;
 
 /// 代码字符集: the 31 characters a USCC may contain; a character's value is its index.
 pub const USCC_ALPHABET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
@@ -183,18 +185,57 @@ impl Uscc {
         Ok(Uscc(ascii_array(s)))
     }
 
-    /// Lenient parse for source data: trims whitespace, converts full-width characters to
-    /// ASCII and upper-cases, then parses strictly.
-    ///
-    /// Look-alikes such as `O` for `0` or `I` for `1` are not repaired: they may equally be
-    /// typos of other characters.
+    /// Lenient parse for source data: [`Uscc::parse_lenient_with_fixes`] without the list of
+    /// repairs.
     pub fn parse_lenient(s: &str) -> Result<Uscc, UsccError> {
-        let normalised: String = s
-            .trim()
-            .chars()
-            .map(|c| to_half_width(c).to_ascii_uppercase())
-            .collect();
-        Self::parse(&normalised)
+        Self::parse_lenient_with_fixes(s).map(|(code, _)| code)
+    }
+
+    /// Lenient parse for source data: trims whitespace, converts full-width characters,
+    /// removes separators (spaces, hyphens, dots), upper-cases, and reads `I`, `O`, `Z` and `S`
+    /// — letters GB 32100 leaves out of its alphabet precisely because they look like digits —
+    /// as 1, 0, 2 and 5; then parses strictly. Returns the repairs in the order applied.
+    ///
+    /// Other look-alikes (`B` for 8, `L` for 1) are letters of the alphabet and are not
+    /// repaired: the unit may have meant them.
+    pub fn parse_lenient_with_fixes(s: &str) -> Result<(Uscc, Vec<IdFix>), UsccError> {
+        let mut fixes = Vec::new();
+        let trimmed = s.trim();
+        if trimmed.len() != s.len() {
+            fixes.push(IdFix::TrimmedWhitespace);
+        }
+        let (mut full_width, mut separators, mut lower, mut look_alike) =
+            (false, false, false, false);
+        let mut normalised = String::with_capacity(LENGTH);
+        for original in trimmed.chars() {
+            let half = to_half_width(original);
+            full_width |= half != original;
+            if is_separator(half) {
+                separators = true;
+                continue;
+            }
+            let upper = half.to_ascii_uppercase();
+            lower |= upper != half;
+            let c = match upper {
+                'I' | 'O' | 'Z' | 'S' => {
+                    look_alike = true;
+                    look_alike_digit(upper).unwrap_or(upper)
+                }
+                other => other,
+            };
+            normalised.push(c);
+        }
+        for (applied, fix) in [
+            (full_width, IdFix::FullWidth),
+            (separators, IdFix::SeparatorsRemoved),
+            (lower, IdFix::Uppercased),
+            (look_alike, IdFix::LookAlikeLetters),
+        ] {
+            if applied {
+                fixes.push(fix);
+            }
+        }
+        Self::parse(&normalised).map(|code| (code, fixes))
     }
 
     /// Builds a USCC from its first 17 characters, computing the 18th.
@@ -466,15 +507,33 @@ mod tests {
         ] {
             assert_eq!(Uscc::parse_lenient(input), Ok(expected), "{input:?}");
         }
-        assert_eq!(
-            Uscc::parse_lenient("91350100M0001OOY43"),
-            Err(UsccError::InvalidCharacter {
-                position: 14,
-                character: 'O'
-            }),
-            "O is not guessed to be 0"
-        );
         assert_eq!(Uscc::parse_lenient("   "), Err(UsccError::Empty));
+    }
+
+    #[test]
+    fn lenient_removes_separators_and_reads_letters_outside_the_alphabet() {
+        let expected = Uscc::parse("91350100M000100Y43").unwrap();
+        assert_eq!(
+            Uscc::parse_lenient_with_fixes("91350100M0001OOY43"),
+            Ok((expected, vec![IdFix::LookAlikeLetters])),
+            "O is outside the alphabet: it can only be 0"
+        );
+        assert_eq!(
+            Uscc::parse_lenient_with_fixes(" 9135 0100 M000 100Y 43"),
+            Ok((
+                expected,
+                vec![IdFix::TrimmedWhitespace, IdFix::SeparatorsRemoved]
+            ))
+        );
+        assert_eq!(
+            Uscc::parse_lenient_with_fixes("91350100-m000100y4-3"),
+            Ok((expected, vec![IdFix::SeparatorsRemoved, IdFix::Uppercased]))
+        );
+        // B and L are letters of the alphabet: never rewritten, so the check decides.
+        assert!(matches!(
+            Uscc::parse_lenient("9135O1OOMOOO1OOY4B"),
+            Err(UsccError::CheckMismatch { .. })
+        ));
     }
 
     #[test]

@@ -254,6 +254,17 @@ impl<'w> FileCtx<'w> {
         }
     }
 
+    /// An enterprise's credit code as the unit writes it (at the configured rate, its pre-2016
+    /// organisation code).
+    fn credit_code(&mut self, field: &str, code: &str) {
+        self.entity(field, "enterprise", code);
+        let v = noise::credit_code(&mut self.rng, self.noise_cfg, code, &mut self.counts);
+        if let Some(k) = v.noise {
+            self.noise.push(k);
+        }
+        self.cells.push(Cell::Str(v.text));
+    }
+
     fn name(&mut self, name: &str) {
         let v = noise::person_name(&mut self.rng, self.noise_cfg, name, &mut self.counts);
         if let Some(k) = v.noise {
@@ -1189,8 +1200,7 @@ fn social_insurance(ctx: &mut FileCtx, month: NaiveDate) -> R {
         for t in INSURANCE_TYPES {
             ctx.item = Some(t.to_string());
             ctx.person_id("resident_id", &p.id, false);
-            ctx.entity("employer_uscc", "enterprise", &uscc);
-            ctx.text(uscc.clone());
+            ctx.credit_code("employer_uscc", &uscc);
             ctx.text(t);
             ctx.text(month_label.clone());
             ctx.cell(base.clone());

@@ -50,10 +50,24 @@ pub enum NoiseKind {
     BrokenDate,
     /// A JSON line cut short.
     BrokenJson,
+    /// A resident ID written with separators: 6-8-4 hyphen groups, spaces between the groups,
+    /// or one stray space.
+    IdSeparators,
+    /// Digits of a resident ID read by OCR as look-alike letters (O for 0, l or I for 1, Z for
+    /// 2, S for 5, B for 8), one or two of them.
+    IdLookAlike,
+    /// One character of a name dropped: a compound surname truncated (欧阳娜 → 欧娜) or a
+    /// given-name character left out (张晓明 → 张明).
+    NameDroppedCharacter,
+    /// Family and given name in the other order (伟张, as forms in Western order have it).
+    NameSwappedOrder,
+    /// An employer's pre-2016 organisation code (GB 11714, `XXXXXXXX-X`, positions 9–17 of its
+    /// credit code) in place of the credit code.
+    OrganisationCode,
 }
 
 impl NoiseKind {
-    pub const ALL: [NoiseKind; 18] = [
+    pub const ALL: [NoiseKind; 23] = [
         NoiseKind::IdWrongCheck,
         NoiseKind::IdTransposed,
         NoiseKind::IdLegacy15,
@@ -72,6 +86,11 @@ impl NoiseKind {
         NoiseKind::BrokenEncoding,
         NoiseKind::BrokenDate,
         NoiseKind::BrokenJson,
+        NoiseKind::IdSeparators,
+        NoiseKind::IdLookAlike,
+        NoiseKind::NameDroppedCharacter,
+        NoiseKind::NameSwappedOrder,
+        NoiseKind::OrganisationCode,
     ];
 
     pub fn code(self) -> &'static str {
@@ -94,6 +113,11 @@ impl NoiseKind {
             NoiseKind::BrokenEncoding => "broken_encoding",
             NoiseKind::BrokenDate => "broken_date",
             NoiseKind::BrokenJson => "broken_json",
+            NoiseKind::IdSeparators => "id_separators",
+            NoiseKind::IdLookAlike => "id_look_alike",
+            NoiseKind::NameDroppedCharacter => "name_dropped_character",
+            NoiseKind::NameSwappedOrder => "name_swapped_order",
+            NoiseKind::OrganisationCode => "organisation_code",
         }
     }
 
@@ -134,6 +158,13 @@ pub struct NoiseConfig {
     pub phone_conflict: f64,
     /// Rows broken beyond repair, split evenly among the kinds a format allows.
     pub broken: f64,
+    pub id_separators: f64,
+    pub id_look_alike: f64,
+    /// Among names of three characters or more.
+    pub name_dropped_character: f64,
+    pub name_swapped_order: f64,
+    /// Among employers' credit codes in social-insurance records.
+    pub organisation_code: f64,
 }
 
 impl Default for NoiseConfig {
@@ -154,6 +185,11 @@ impl Default for NoiseConfig {
             stale_version: 0.03,
             phone_conflict: 0.03,
             broken: 0.002,
+            id_separators: 0.004,
+            id_look_alike: 0.002,
+            name_dropped_character: 0.002,
+            name_swapped_order: 0.001,
+            organisation_code: 0.01,
         }
     }
 }
@@ -177,6 +213,11 @@ impl NoiseConfig {
             stale_version: 0.0,
             phone_conflict: 0.0,
             broken: 0.0,
+            id_separators: 0.0,
+            id_look_alike: 0.0,
+            name_dropped_character: 0.0,
+            name_swapped_order: 0.0,
+            organisation_code: 0.0,
         }
     }
 
@@ -199,6 +240,11 @@ impl NoiseConfig {
             stale_version: s(self.stale_version),
             phone_conflict: s(self.phone_conflict),
             broken: s(self.broken),
+            id_separators: s(self.id_separators),
+            id_look_alike: s(self.id_look_alike),
+            name_dropped_character: s(self.name_dropped_character),
+            name_swapped_order: s(self.name_swapped_order),
+            organisation_code: s(self.organisation_code),
         }
     }
 
@@ -223,6 +269,11 @@ impl NoiseConfig {
             "stale_version" => &mut self.stale_version,
             "phone_conflict" => &mut self.phone_conflict,
             "broken" => &mut self.broken,
+            "id_separators" => &mut self.id_separators,
+            "id_look_alike" => &mut self.id_look_alike,
+            "name_dropped_character" => &mut self.name_dropped_character,
+            "name_swapped_order" => &mut self.name_swapped_order,
+            "organisation_code" => &mut self.organisation_code,
             _ => return Err(format!("unknown noise key {key:?}")),
         };
         *slot = rate;
@@ -250,6 +301,11 @@ impl NoiseConfig {
             | NoiseKind::BrokenEncoding
             | NoiseKind::BrokenDate
             | NoiseKind::BrokenJson => self.broken,
+            NoiseKind::IdSeparators => self.id_separators,
+            NoiseKind::IdLookAlike => self.id_look_alike,
+            NoiseKind::NameDroppedCharacter => self.name_dropped_character,
+            NoiseKind::NameSwappedOrder => self.name_swapped_order,
+            NoiseKind::OrganisationCode => self.organisation_code,
         }
     }
 }
@@ -305,6 +361,8 @@ pub fn person_id<R: Rng + ?Sized>(
     let s = id.as_str();
     counts.eligible(NoiseKind::IdWrongCheck);
     counts.eligible(NoiseKind::IdTransposed);
+    counts.eligible(NoiseKind::IdSeparators);
+    counts.eligible(NoiseKind::IdLookAlike);
     if allow_missing {
         counts.eligible(NoiseKind::IdMissing);
     }
@@ -342,6 +400,10 @@ pub fn person_id<R: Rng + ?Sized>(
         Some(NoiseKind::IdMissing)
     } else if pick(cfg.id_legacy15, legacy_possible) {
         Some(NoiseKind::IdLegacy15)
+    } else if pick(cfg.id_separators, true) {
+        Some(NoiseKind::IdSeparators)
+    } else if pick(cfg.id_look_alike, true) {
+        Some(NoiseKind::IdLookAlike)
     } else if ends_x && rng.random_bool(cfg.id_lowercase_x) {
         Some(NoiseKind::IdLowercaseX)
     } else {
@@ -390,12 +452,79 @@ pub fn person_id<R: Rng + ?Sized>(
         Some(NoiseKind::IdMissing) => String::new(),
         Some(NoiseKind::IdLegacy15) => id.to_legacy_15().unwrap_or_else(|| s.to_string()),
         Some(NoiseKind::IdLowercaseX) => s.replace('X', "x"),
+        Some(NoiseKind::IdSeparators) => match rng.random_range(0..3) {
+            0 => format!("{}-{}-{}", &s[..6], &s[6..14], &s[14..]),
+            1 => format!("{} {} {}", &s[..6], &s[6..14], &s[14..]),
+            _ => {
+                let at = rng.random_range(1..18);
+                format!("{} {}", &s[..at], &s[at..])
+            }
+        },
+        Some(NoiseKind::IdLookAlike) => look_alike(rng, s),
         Some(_) => s.to_string(),
     };
+
     if let Some(k) = kind {
         counts.applied(k);
     }
     NoisyValue { text, noise: kind }
+}
+
+/// One or two of the first 17 digits that OCR confuses with letters, replaced by them. Every
+/// ID has one: its region code starts with 1–6 and its birth year with 1 or 2.
+fn look_alike<R: Rng + ?Sized>(rng: &mut R, s: &str) -> String {
+    let mut b: Vec<char> = s.chars().collect();
+    let letter = |rng: &mut R, d: char| match d {
+        '0' => Some('O'),
+        '1' => Some(if rng.random_bool(0.5) { 'l' } else { 'I' }),
+        '2' => Some('Z'),
+        '5' => Some('S'),
+        '8' => Some('B'),
+        _ => None,
+    };
+    let positions: Vec<usize> = (0..17)
+        .filter(|&i| matches!(b[i], '0' | '1' | '2' | '5' | '8'))
+        .collect();
+    let n = if positions.len() >= 2 && rng.random_bool(0.3) {
+        2
+    } else {
+        1
+    };
+    let mut chosen: Vec<usize> = Vec::new();
+    while chosen.len() < n.min(positions.len()) {
+        let i = positions[rng.random_range(0..positions.len())];
+        if !chosen.contains(&i) {
+            chosen.push(i);
+        }
+    }
+    for i in chosen {
+        if let Some(l) = letter(rng, b[i]) {
+            b[i] = l;
+        }
+    }
+    b.into_iter().collect()
+}
+
+/// A credit code written as the employer's pre-2016 organisation code (positions 9–17,
+/// `XXXXXXXX-X`) at the configured rate.
+pub fn credit_code<R: Rng + ?Sized>(
+    rng: &mut R,
+    cfg: &NoiseConfig,
+    code: &str,
+    counts: &mut Tally,
+) -> NoisyValue {
+    counts.eligible(NoiseKind::OrganisationCode);
+    if code.len() == 18 && code.is_ascii() && rng.random_bool(cfg.organisation_code) {
+        counts.applied(NoiseKind::OrganisationCode);
+        return NoisyValue {
+            text: format!("{}-{}", &code[8..16], &code[16..17]),
+            noise: Some(NoiseKind::OrganisationCode),
+        };
+    }
+    NoisyValue {
+        text: code.to_string(),
+        noise: None,
+    }
 }
 
 /// `id` with two digits ten apart swapped (the transposition GB 11643 cannot see) so that the
@@ -433,6 +562,18 @@ pub fn person_name<R: Rng + ?Sized>(
     if names::has_homophone(name) {
         counts.eligible(NoiseKind::NameHomophone);
     }
+    let chars: Vec<char> = name.chars().collect();
+    let droppable = chars.len() >= 3;
+    if droppable {
+        counts.eligible(NoiseKind::NameDroppedCharacter);
+    }
+    let split = names::surname_len(name);
+    let swappable = chars.len() > split;
+    if swappable {
+        counts.eligible(NoiseKind::NameSwappedOrder);
+    }
+    let after_homophone =
+        cfg.name_traditional + cfg.name_spaces + cfg.name_full_width + cfg.name_homophone;
     let x: f64 = rng.random();
     let r = cfg;
     let (text, kind) = if traditional.is_some() && x < r.name_traditional {
@@ -469,6 +610,27 @@ pub fn person_name<R: Rng + ?Sized>(
             Some(t) => (t, Some(NoiseKind::NameHomophone)),
             None => (name.to_string(), None),
         }
+    } else if x >= after_homophone && x < after_homophone + r.name_dropped_character && droppable {
+        // A compound surname loses its second character; otherwise a given-name character
+        // goes.
+        let drop = if split == 2 {
+            1
+        } else {
+            rng.random_range(split..chars.len())
+        };
+        let t: String = chars
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != drop)
+            .map(|(_, c)| c)
+            .collect();
+        (t, Some(NoiseKind::NameDroppedCharacter))
+    } else if x >= after_homophone + r.name_dropped_character
+        && x < after_homophone + r.name_dropped_character + r.name_swapped_order
+        && swappable
+    {
+        let t: String = chars[split..].iter().chain(&chars[..split]).collect();
+        (t, Some(NoiseKind::NameSwappedOrder))
     } else {
         (name.to_string(), None)
     };

@@ -513,6 +513,9 @@ fn newborn_hukou(ix: &Index) -> MatterScenarios {
                 "deadline",
                 known(certificate, tri(days <= NEWBORN_DEADLINE_DAYS)),
             ),
+            // The applicant (the mother) must be one of the parents the certificate names:
+            // with the certificate lost or her ID unusable on it, that cannot be established.
+            ("party:applicant", known(mother_known, Tri::Holds)),
         ];
         let form = json!({ "birth_certificate_no": b.certificate_no, "child_name": child.name, "child_id": child.id.to_string() });
         c.offer(
@@ -535,6 +538,10 @@ fn newborn_hukou(ix: &Index) -> MatterScenarios {
             ),
             ("not_registered", "新生儿尚未登记户籍"),
             ("deadline", "出生之日起90日内申报"),
+            (
+                "party:applicant",
+                "申请人（新生儿父亲或母亲）须为母亲或父亲之一",
+            ),
         ]),
         scenarios: c.scenarios,
     }
@@ -581,11 +588,12 @@ fn talent_subsidy(ix: &Index) -> MatterScenarios {
                 Some("110".to_owned()),
             ));
         // The ceiling follows the degree; with no degree on record the age decides only below
-        // the lowest ceiling (holds) or at the highest (fails), and is unknown between.
+        // the lowest ceiling (holds). At or above it the condition is unknown, even past the
+        // highest ceiling: no matter rejects on missing data (MATTERS.md), and the degree is
+        // missing.
         let age_limit = match degree {
             Some((l, _)) => tri(age < TALENT_AGE_LIMITS[(l.max(1) - 1).min(2) as usize]),
             None if age < TALENT_AGE_LIMITS[0] => Tri::Holds,
-            None if age >= TALENT_AGE_LIMITS[2] => Tri::Fails,
             None => Tri::Unknown,
         };
         let checks = [

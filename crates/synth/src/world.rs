@@ -1387,14 +1387,24 @@ impl<'a> Builder<'a> {
             } else {
                 self.business_rooms[self.rng.random_range(0..self.business_rooms.len())]
             };
-            // GB 32100: 9 = 市场监管; 1 = 企业, 2 = 个体工商户; region; 9-char organisation code.
+            // GB 32100: 9 = 市场监管; 1 = 企业, 2 = 个体工商户; region; the 9-character
+            // organisation code (GB 11714: 8 body characters and their check character), which
+            // pre-2016 records carry on its own.
             let org_type = if kind == KIND_INDIVIDUAL { '2' } else { '1' };
             let uscc = loop {
                 let mut first17 = format!("9{org_type}440300");
-                for _ in 0..9 {
-                    let alphabet = miaopi_model::uscc::USCC_ALPHABET.as_bytes();
-                    first17.push(alphabet[self.rng.random_range(0..alphabet.len())] as char);
-                }
+                let alphabet = miaopi_model::uscc::USCC_ALPHABET.as_bytes();
+                // Nine draws as ever (so the rest of the world stays as it was), the ninth
+                // character then replaced by the body's check character.
+                let drawn: String = (0..9)
+                    .map(|_| alphabet[self.rng.random_range(0..alphabet.len())] as char)
+                    .collect();
+                let body = &drawn[..8];
+                let Some(check) = miaopi_model::organisation_code_check(body) else {
+                    continue;
+                };
+                first17.push_str(body);
+                first17.push(check);
                 if let Ok(u) = Uscc::from_first17(&first17) {
                     break u;
                 }

@@ -13,6 +13,10 @@ use miaopi_catalog::Pack;
 use miaopi_decide::{DsntkEngine, Packages};
 use miaopi_entity::{LinkOptions, link_home};
 use miaopi_ingest::{ReadOptions, Standardizer};
+use miaopi_lake::AsOf;
+use miaopi_lake::arrow::array::{Array, StringArray};
+use miaopi_lake::arrow::compute::cast;
+use miaopi_lake::arrow::datatypes::DataType;
 use miaopi_synth::{NoProgress, SynthConfig};
 
 /// The repository's root: from the running test's `CARGO_MANIFEST_DIR` (cargo sets it for every
@@ -113,4 +117,36 @@ pub async fn ingest_and_link(home: &Path, sources: &Path) {
     link_home(pack(), home, &h.lake, &LinkOptions::default())
         .await
         .unwrap_or_else(|e| panic!("linking {}: {e}", home.display()));
+}
+
+/// The rows of a query over the home's lake, every column cast to text (`None` for null).
+pub async fn text_rows(home: &Home, sql: &str) -> Vec<Vec<Option<String>>> {
+    let batches = home
+        .lake
+        .query(sql, &AsOf::Latest)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let mut rows = Vec::new();
+    for b in &batches {
+        let cols: Vec<StringArray> = b
+            .columns()
+            .iter()
+            .map(|c| {
+                cast(c, &DataType::Utf8)
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .unwrap_or_else(|| panic!("{sql}: not text after the cast"))
+                    .clone()
+            })
+            .collect();
+        for r in 0..b.num_rows() {
+            rows.push(
+                cols.iter()
+                    .map(|c| (!c.is_null(r)).then(|| c.value(r).to_string()))
+                    .collect(),
+            );
+        }
+    }
+    rows
 }

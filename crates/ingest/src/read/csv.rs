@@ -6,8 +6,9 @@
 //! or text after a closing quote, is kept as written (what Excel and most exporters read).
 //!
 //! The whole record is decoded at once (one validation or decoder pass per line, not per cell);
-//! the delimiters `,` `"` `\r` `\n` are ASCII and never occur inside a multi-byte character in
-//! UTF-8 or GB18030, so records are found on the raw bytes before decoding.
+//! the delimiters `,` (or a tab, when the header has tabs and no comma: Excel's "Unicode 文本"
+//! export) `"` `\r` `\n` are ASCII and never occur inside a multi-byte character in UTF-8 or
+//! GB18030, so records are found on the raw bytes before decoding.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -30,6 +31,8 @@ pub(crate) struct CsvRows {
     /// The current record's bytes, reused for every record.
     buf: Vec<u8>,
     record: u64,
+    /// The cell delimiter: `,`, or a tab for a tab-separated export (Excel's "Unicode 文本").
+    delim: u8,
 }
 
 /// What [`CsvRows::read_record`] left in `buf`.
@@ -70,6 +73,7 @@ impl CsvRows {
             limit,
             buf: Vec::with_capacity(1024),
             record: 0,
+            delim: b',',
         };
         let unreadable = |detail: String| ReadError::HeaderUnreadable {
             path: path.to_path_buf(),
@@ -90,6 +94,10 @@ impl CsvRows {
             Got::Record { .. } => {}
         }
         let content = strip_terminator(&rows.buf);
+        // A header with tabs and no comma is a tab-separated file, whatever its name.
+        if content.contains(&b'\t') && !content.contains(&b',') {
+            rows.delim = b'\t';
+        }
         let text = codec.decode(content).ok_or_else(|| ReadError::Encoding {
             path: path.to_path_buf(),
             detail: format!(
@@ -97,7 +105,7 @@ impl CsvRows {
                 codec.name()
             ),
         })?;
-        rows.header = split_record(&text)
+        rows.header = split_record(&text, rows.delim)
             .into_iter()
             .map(|c| clean_header(&c).to_string())
             .collect();
@@ -176,7 +184,7 @@ impl CsvRows {
                     quoted: false,
                 });
             }
-            let mut scan = QuoteScan::default();
+            let mut scan = QuoteScan::new(self.delim);
             scan.feed(&self.buf);
             if !scan.open() {
                 return Ok(Got::Record { line, quoted: true });
@@ -233,7 +241,7 @@ impl CsvRows {
         let expected = self.map.len();
         let mut values: Vec<RawValue>;
         if quoted {
-            let cells = split_record(&text);
+            let cells = split_record(&text, self.delim);
             if cells.len() != expected {
                 return self.wrong_count(line, expected, cells.len(), &text);
             }
@@ -242,16 +250,17 @@ impl CsvRows {
                 values[self.map[c]] = cell_value(cell);
             }
         } else {
-            let found = content.iter().filter(|&&b| b == b',').count() + 1;
+            let delim = self.delim;
+            let found = content.iter().filter(|&&b| b == delim).count() + 1;
             if found != expected {
                 return self.wrong_count(line, expected, found, &text);
             }
             if self.in_field_order {
                 values = Vec::with_capacity(self.fields);
-                values.extend(text.split(',').map(str_value));
+                values.extend(text.split(char::from(delim)).map(str_value));
             } else {
                 values = vec![RawValue::Null; self.fields];
-                for (c, cell) in text.split(',').enumerate() {
+                for (c, cell) in text.split(char::from(delim)).enumerate() {
                     values[self.map[c]] = str_value(cell);
                 }
             }
@@ -297,19 +306,19 @@ struct QuoteScan {
     /// Inside quotes, a `"` was just seen: either the first of `""` or the closing quote.
     quote_pending: bool,
     cell_start: bool,
+    delim: u8,
 }
 
-impl Default for QuoteScan {
-    fn default() -> Self {
+impl QuoteScan {
+    fn new(delim: u8) -> Self {
         QuoteScan {
             in_quotes: false,
             quote_pending: false,
             cell_start: true,
+            delim,
         }
     }
-}
 
-impl QuoteScan {
     fn feed(&mut self, bytes: &[u8]) {
         for &b in bytes {
             if self.in_quotes {
@@ -327,7 +336,7 @@ impl QuoteScan {
                 }
             }
             match b {
-                b',' => self.cell_start = true,
+                d if d == self.delim => self.cell_start = true,
                 b'"' if self.cell_start => {
                     self.in_quotes = true;
                     self.cell_start = false;
@@ -345,7 +354,7 @@ impl QuoteScan {
 }
 
 /// Splits one decoded record (without its final terminator) into cells, unquoting quoted ones.
-fn split_record(text: &str) -> Vec<Cow<'_, str>> {
+fn split_record(text: &str, delim: u8) -> Vec<Cow<'_, str>> {
     let b = text.as_bytes();
     let mut cells = Vec::new();
     let mut i = 0;
@@ -376,7 +385,7 @@ fn split_record(text: &str) -> Vec<Cow<'_, str>> {
                     }
                 }
             }
-            let end = find_comma(b, j);
+            let end = find_delim(b, j, delim);
             cell.push_str(&text[j..end]);
             cells.push(Cow::Owned(cell));
             if end >= b.len() {
@@ -384,7 +393,7 @@ fn split_record(text: &str) -> Vec<Cow<'_, str>> {
             }
             i = end + 1;
         } else {
-            let end = find_comma(b, i);
+            let end = find_delim(b, i, delim);
             cells.push(Cow::Borrowed(&text[i..end]));
             if end >= b.len() {
                 break;
@@ -395,9 +404,9 @@ fn split_record(text: &str) -> Vec<Cow<'_, str>> {
     cells
 }
 
-fn find_comma(b: &[u8], from: usize) -> usize {
+fn find_delim(b: &[u8], from: usize, delim: u8) -> usize {
     b.get(from..)
-        .and_then(|rest| rest.iter().position(|&c| c == b','))
+        .and_then(|rest| rest.iter().position(|&c| c == delim))
         .map_or(b.len(), |p| from + p)
 }
 
@@ -406,7 +415,10 @@ mod tests {
     use super::*;
 
     fn split(s: &str) -> Vec<String> {
-        split_record(s).into_iter().map(Cow::into_owned).collect()
+        split_record(s, b',')
+            .into_iter()
+            .map(Cow::into_owned)
+            .collect()
     }
 
     #[test]
@@ -425,15 +437,15 @@ mod tests {
 
     #[test]
     fn quote_scan_follows_records() {
-        let mut s = QuoteScan::default();
+        let mut s = QuoteScan::new(b',');
         s.feed(b"a,\"b\n");
         assert!(s.open());
         s.feed(b"c\",d\n");
         assert!(!s.open());
-        let mut s = QuoteScan::default();
+        let mut s = QuoteScan::new(b',');
         s.feed(b"ab\"c,d\n");
         assert!(!s.open(), "a quote inside a cell opens nothing");
-        let mut s = QuoteScan::default();
+        let mut s = QuoteScan::new(b',');
         s.feed(b"\"a\"\"\n");
         assert!(s.open(), "an escaped quote does not close");
     }

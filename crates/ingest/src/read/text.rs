@@ -131,6 +131,53 @@ pub(crate) fn bom_len(codec: TextCodec, sample: &[u8]) -> usize {
     }
 }
 
+/// The UTF-16 encoding a byte-order mark at the start of `sample` announces, if any. Excel's
+/// "Unicode 文本" export (tab-separated UTF-16LE with a BOM) is the common source.
+pub(crate) fn utf16_bom(sample: &[u8]) -> Option<&'static Encoding> {
+    match sample {
+        [0xFF, 0xFE, ..] => Some(encoding_rs::UTF_16LE),
+        [0xFE, 0xFF, ..] => Some(encoding_rs::UTF_16BE),
+        _ => None,
+    }
+}
+
+/// The file transcoded from UTF-16 to UTF-8, in an anonymous temporary file (gone when closed),
+/// so the line readers see the UTF-8 every other text file is read as. Line numbers are the
+/// same; an invalid sequence (a lone surrogate) becomes U+FFFD, which intake then rejects in the
+/// value like any replacement character. Returns the new file and its length.
+pub(crate) fn transcode_utf16(
+    file: &mut File,
+    encoding: &'static Encoding,
+) -> io::Result<(File, u64)> {
+    use std::io::Write;
+    file.seek(SeekFrom::Start(0))?;
+    let mut decoder = encoding.new_decoder_with_bom_removal();
+    let mut out = io::BufWriter::new(tempfile::tempfile()?);
+    let mut input = vec![0u8; READ_BUFFER_BYTES];
+    let mut text = String::with_capacity(READ_BUFFER_BYTES * 2);
+    loop {
+        let n = file.read(&mut input)?;
+        let last = n == 0;
+        let mut read = 0;
+        loop {
+            text.clear();
+            let (result, used, _) = decoder.decode_to_string(&input[read..n], &mut text, last);
+            read += used;
+            out.write_all(text.as_bytes())?;
+            if result == encoding_rs::CoderResult::InputEmpty {
+                break;
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    let mut file = out.into_inner().map_err(|e| e.into_error())?;
+    let len = file.seek(SeekFrom::End(0))?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok((file, len))
+}
+
 /// Reads up to `n` bytes from the start of `file` (fewer only at end of file).
 pub(crate) fn read_prefix(file: &mut File, n: usize) -> io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(n);
@@ -298,6 +345,32 @@ mod tests {
         let cut = &long.as_bytes()[..DETECT_BYTES];
         assert!(std::str::from_utf8(cut).is_err());
         assert_eq!(detect(cut), TextCodec::Utf8);
+    }
+
+    #[test]
+    fn utf16_is_transcoded_to_utf8() {
+        let text = "身份证号\t姓名\r\n110105194912310021\t张三\r\n";
+        for (bom, encode) in [
+            (
+                [0xFF, 0xFE],
+                Box::new(|c: u16| c.to_le_bytes()) as Box<dyn Fn(u16) -> [u8; 2]>,
+            ),
+            ([0xFE, 0xFF], Box::new(|c: u16| c.to_be_bytes())),
+        ] {
+            let mut bytes = bom.to_vec();
+            for unit in text.encode_utf16() {
+                bytes.extend_from_slice(&encode(unit));
+            }
+            assert!(utf16_bom(&bytes).is_some());
+            let mut file = tempfile::tempfile().unwrap();
+            std::io::Write::write_all(&mut file, &bytes).unwrap();
+            let (mut utf8, len) = transcode_utf16(&mut file, utf16_bom(&bytes).unwrap()).unwrap();
+            let mut back = String::new();
+            utf8.read_to_string(&mut back).unwrap();
+            assert_eq!(back, text);
+            assert_eq!(len, text.len() as u64);
+        }
+        assert!(utf16_bom(b"\xEF\xBB\xBFa").is_none());
     }
 
     #[test]

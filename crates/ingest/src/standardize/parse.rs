@@ -56,7 +56,7 @@ fn fixed_digits(b: &[u8], n: usize) -> Option<u32> {
 /// Whether `rest` (what follows the date) is empty or a time of day: a space or `T`, then
 /// `H[H]:MM[:SS[.fff]]`, optionally followed by `Z` or an offset. Database exports append
 /// `00:00:00`; anything else after a date is not a date.
-fn is_time_suffix(rest: &[u8]) -> bool {
+pub(super) fn is_time_suffix(rest: &[u8]) -> bool {
     let Some((&sep, mut t)) = rest.split_first() else {
         return true;
     };
@@ -130,7 +130,7 @@ fn strip(b: &[u8], prefix: &[u8]) -> Option<usize> {
     b.starts_with(prefix).then_some(prefix.len())
 }
 
-fn make_date(year: u32, month: u32, day: u32) -> Result<NaiveDate, DateError> {
+pub(super) fn make_date(year: u32, month: u32, day: u32) -> Result<NaiveDate, DateError> {
     let year = i32::try_from(year).map_err(|_| DateError::Invalid)?;
     let date = NaiveDate::from_ymd_opt(year, month, day).ok_or(DateError::Invalid)?;
     in_range(date)

@@ -910,6 +910,24 @@ pub fn classify_id(text: &str, truth: &ResidentId) -> Result<Option<&'static str
             return Ok(Some("id_transposed"));
         }
     }
+    let compact: String = text.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    if compact != text && compact == t {
+        return Ok(Some("id_separators"));
+    }
+    let read: String = text
+        .chars()
+        .map(|c| match c {
+            'O' => '0',
+            'l' | 'I' => '1',
+            'Z' => '2',
+            'S' => '5',
+            'B' => '8',
+            c => c,
+        })
+        .collect();
+    if read != text && read == t {
+        return Ok(Some("id_look_alike"));
+    }
     Err(format!("{text:?} is not a known mess of {t}"))
 }
 

@@ -76,7 +76,7 @@ fn id_noise_shows_in_the_source() {
                                 )
                             },
                         ),
-                        "id_legacy15" | "id_lowercase_x" => {
+                        "id_legacy15" | "id_lowercase_x" | "id_separators" | "id_look_alike" => {
                             let lenient = ResidentId::parse_lenient(text).map(|p| p.id);
                             f.check(lenient == Ok(truth), || {
                                 format!("{}: lenient parse {lenient:?}", at())
@@ -117,6 +117,8 @@ fn id_noise_shows_in_the_source() {
             "id_legacy15",
             "id_lowercase_x",
             "id_missing",
+            "id_separators",
+            "id_look_alike",
         ] {
             assert!(
                 seen.get(k).copied().unwrap_or(0) > 0,
@@ -169,6 +171,21 @@ fn classify_name(text: &str, name: &str) -> Result<Option<&'static str>, String>
         if diff.len() == 1 && diff[0] >= split && homophones(a[diff[0]], b[diff[0]]) {
             return Ok(Some("name_homophone"));
         }
+    }
+    if text == format!("{given}{sur}") {
+        return Ok(Some("name_swapped_order"));
+    }
+    if a.len() >= 3
+        && b.len() + 1 == a.len()
+        && (0..a.len()).any(|skip| {
+            a.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != skip)
+                .map(|(_, c)| c)
+                .eq(b.iter())
+        })
+    {
+        return Ok(Some("name_dropped_character"));
     }
     Err(format!("{text:?} is not a known mess of {name:?}"))
 }
@@ -237,6 +254,8 @@ fn name_noise_shows_in_the_source() {
             "name_spaces",
             "name_full_width",
             "name_homophone",
+            "name_dropped_character",
+            "name_swapped_order",
         ] {
             assert!(
                 seen.get(k).copied().unwrap_or(0) > 0,

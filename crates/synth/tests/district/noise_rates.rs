@@ -177,6 +177,8 @@ fn observe(l: &Loaded) -> Observed {
                     o.id_ends_x += 1;
                     let q = cfg.id_wrong_check
                         + cfg.id_transposed
+                        + cfg.id_separators
+                        + cfg.id_look_alike
                         + if optional { cfg.id_missing } else { 0.0 }
                         + if legacy { cfg.id_legacy15 } else { 0.0 };
                     let p = cfg.id_lowercase_x * (1.0 - q);
@@ -354,7 +356,8 @@ fn rates_are_within_binomial_tolerance() {
     //   applied ~ Binomial(eligible, p).
     // * id_lowercase_x: person_id draws one x ∈ [0,1) and walks the branches id_wrong_check,
     //   id_transposed, id_missing (only if the field may be empty), id_legacy15 (only for IDs
-    //   of people born 1900–1999), each taking a disjoint interval of x of its rate; only when
+    //   of people born 1900–1999), id_separators, id_look_alike, each taking a disjoint
+    //   interval of x of its rate; only when
     //   none of them hit (probability 1 − q, q the sum of the rates that applied to that ID) is
     //   the lower-case x tried, with its own rate. So each X-ending ID is hit with probability
     //   p_x·(1 − q_i), q_i computed per ID from its field (optional?) and birth year.

@@ -185,6 +185,11 @@ fn entity_tables_are_consistent() {
             f.check(Uscc::parse(uscc).is_ok(), || {
                 format!("enterprises.csv: invalid USCC {uscc}")
             });
+            // Positions 9–17 are a GB 11714 organisation code, as pre-2016 records carry it.
+            f.check(
+                Uscc::parse(uscc).is_ok_and(|u| u.organisation_code_is_valid()),
+                || format!("enterprises.csv: {uscc} embeds no valid organisation code"),
+            );
             let rep = &r[ent.col("legal_rep")];
             let ok = match rep.split_once(':') {
                 Some(("person", id)) => {
