@@ -66,8 +66,12 @@ pub struct Entity {
     pub address: Option<String>,
     /// Found in a register (户籍人口, 居住登记, 企业登记), not only in other units' records.
     pub registered: bool,
-    /// Mentions linked to it by key.
+    /// Mentions linked to it, by any method.
     pub mentions: u64,
+    /// Of those, the mentions whose written key is this entity's key: which of two IDs ten
+    /// digits apart the units wrote (a record linked probabilistically does not vote for the
+    /// key of the entity it joined).
+    pub key_written: u64,
     /// Merged into another entity (the same person under a swapped ID): not an entity itself.
     pub merged_into: Option<u32>,
     /// The (role, batch, record) whose attributes the entity carries: the least one seen, so
@@ -571,6 +575,7 @@ impl Resolver {
             address: m.address.clone(),
             registered,
             mentions: 0,
+            key_written: 0,
             merged_into: None,
             source: (m.role, m.batch, m.record),
         });
@@ -581,6 +586,9 @@ impl Resolver {
     fn link(&mut self, m: &Mention, kind: Kind, entity: u32, method: Method, score: f64) {
         if let Some(e) = self.entities.get_mut(entity as usize) {
             e.mentions += 1;
+            if m.key.as_deref() == Some(e.key.as_str()) {
+                e.key_written += 1;
+            }
         }
         *self
             .counts
@@ -692,9 +700,10 @@ impl Resolver {
     }
 
     /// One person under two valid IDs that differ by swapping two digits ten places apart —
-    /// the one transposition GB 11643 cannot detect — is merged into the ID with more
-    /// mentions (the majority of units wrote it), unless their names, birth dates or sexes
-    /// contradict. Two real people with such IDs and no contradicting attribute are far
+    /// the one transposition GB 11643 cannot detect — is merged into the ID more records
+    /// wrote (counting the records that wrote it, not those linked to it otherwise: a
+    /// register row under the swapped ID can gather probabilistic links from records that
+    /// wrote the true one), unless their names, birth dates or sexes contradict. Two real people with such IDs and no contradicting attribute are far
     /// rarer than the typing error.
     fn merge_swapped_ids(&mut self) {
         let mut persons: Vec<u32> = (0..self.entities.len() as u32)
@@ -740,7 +749,8 @@ impl Resolver {
                 {
                     continue;
                 }
-                let (survivor, loser) = if (x.mentions, x.registered) >= (y.mentions, y.registered)
+                let (survivor, loser) = if (x.key_written, x.registered, x.mentions)
+                    >= (y.key_written, y.registered, y.mentions)
                 {
                     (a, b)
                 } else {

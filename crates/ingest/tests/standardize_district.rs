@@ -784,7 +784,10 @@ fn check_record(
     if truth.has("date_format") {
         s.check("dates");
         let formatted = resource.fields.iter().any(|f| {
-            f.data_type == miaopi_catalog::DataType::Date && has_fix(&f.name, FixKind::DateFormat)
+            f.data_type == miaopi_catalog::DataType::Date
+                && (has_fix(&f.name, FixKind::DateFormat)
+                    || has_fix(&f.name, FixKind::DayFirstDate)
+                    || has_fix(&f.name, FixKind::ChineseNumeralDate))
         });
         // A date written in the house style of another unit may still be ISO (the canonical
         // form): only then is there nothing to fix.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, Months, NaiveDate};
 use miaopi_catalog::{DataType, FileFormat, Resource};
-use miaopi_model::ResidentId;
+use miaopi_model::{ResidentId, Sex};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -80,7 +80,9 @@ fn house_style(unit: &str) -> DateStyle {
 
 fn month_text(style: DateStyle, d: NaiveDate) -> String {
     match style {
-        DateStyle::Iso => format!("{:04}-{:02}", d.year(), d.month()),
+        DateStyle::Iso | DateStyle::DayFirst | DateStyle::ChineseNumerals => {
+            format!("{:04}-{:02}", d.year(), d.month())
+        }
         DateStyle::Slash => format!("{}/{}", d.year(), d.month()),
         DateStyle::Compact => format!("{:04}{:02}", d.year(), d.month()),
         DateStyle::Chinese => format!("{}年{}月", d.year(), d.month()),
@@ -263,6 +265,51 @@ impl<'w> FileCtx<'w> {
             self.noise.push(k);
         }
         self.cells.push(Cell::Str(v.text));
+    }
+
+    /// Sex as the unit writes it (its code or its label), at the configured rate in Latin
+    /// letters.
+    fn sex(&mut self, sex: Sex, as_label: bool) {
+        self.counts.eligible(NoiseKind::SexLatin);
+        let text = if self.rng.random_bool(self.noise_cfg.sex_latin) {
+            self.counts.applied(NoiseKind::SexLatin);
+            self.noise.push(NoiseKind::SexLatin);
+            match sex {
+                Sex::Male => "M",
+                Sex::Female => "F",
+            }
+        } else if as_label {
+            sex.label_zh()
+        } else {
+            sex.code()
+        };
+        self.cells.push(Cell::Str(text.to_owned()));
+    }
+
+    /// A quantity in hundredths of the field's unit, at the configured rate written with a
+    /// unit: areas (`㎡`, `平方米`) or registered capital in 万元 (`人民币…万元`, or in 元).
+    fn quantity(&mut self, hundredths: i64, area: bool) {
+        let cell = Cell::Cents(hundredths);
+        if !matches!(self.format, FileFormat::Csv | FileFormat::Jsonl) {
+            self.cells.push(cell);
+            return;
+        }
+        self.counts.eligible(NoiseKind::ValueWithUnit);
+        if !self.rng.random_bool(self.noise_cfg.value_with_unit) {
+            self.cells.push(cell);
+            return;
+        }
+        self.counts.applied(NoiseKind::ValueWithUnit);
+        self.noise.push(NoiseKind::ValueWithUnit);
+        let text = cell.text();
+        let written = match (area, self.rng.random_bool(0.5)) {
+            (true, true) => format!("{text}㎡"),
+            (true, false) => format!("{text}平方米"),
+            (false, true) => format!("人民币{text}万元"),
+            // 1 万元 = 10,000 元: hundredths of 万元 × 100 are 元.
+            (false, false) => format!("{}元", hundredths * 100),
+        };
+        self.cells.push(Cell::Str(written));
     }
 
     fn name(&mut self, name: &str) {
@@ -878,7 +925,7 @@ fn hukou(ctx: &mut FileCtx) -> R {
         ctx.plant_contradiction = planted.contains(&(i as PersonIdx));
         ctx.person_id("resident_id", &p.id, false);
         ctx.name(&p.name);
-        ctx.text(p.sex.label_zh());
+        ctx.sex(p.sex, true);
         ctx.text(ethnicity_label(p.ethnicity));
         ctx.date(p.birth);
         ctx.text(hh.no.clone());
@@ -932,7 +979,7 @@ fn residence_row(
     let p = &ctx.world.people[person as usize];
     ctx.person_id("resident_id", &p.id, true);
     ctx.name(&p.name);
-    ctx.text(p.sex.code());
+    ctx.sex(p.sex, false);
     ctx.date(p.birth);
     ctx.phone(person);
     ctx.address_code("address_code", address);
@@ -1112,7 +1159,7 @@ fn births(ctx: &mut FileCtx) -> R {
         ctx.entity("newborn", "person", child.id.as_str());
         ctx.text(b.certificate_no.clone());
         ctx.name(&child.name);
-        ctx.text(child.sex.label_zh());
+        ctx.sex(child.sex, true);
         ctx.date(child.birth);
         ctx.text(b.hospital);
         let mother = child.mother.map(|m| &w.people[m as usize]);
@@ -1245,7 +1292,7 @@ fn enterprises(ctx: &mut FileCtx) -> R {
         ctx.text(e.kind);
         ctx.party("legal_rep_id", e.legal_rep, false);
         ctx.name(w.party_name(e.legal_rep));
-        ctx.cell(Cell::Cents(e.capital_10k as i64 * 100));
+        ctx.quantity(e.capital_10k as i64 * 100, false);
         ctx.date(e.established);
         ctx.address_code("address_code", e.address);
         ctx.address_text(e.address);
@@ -1337,7 +1384,7 @@ fn properties(ctx: &mut FileCtx) -> R {
                 ctx.name(&name);
             }
             ctx.address_code("address_code", p.address);
-            ctx.cell(Cell::Cents(p.area_m2_x100 as i64));
+            ctx.quantity(p.area_m2_x100 as i64, true);
             ctx.text(p.use_code);
             ctx.date(p.registered_on);
             ctx.text(co);

@@ -64,10 +64,15 @@ pub enum NoiseKind {
     /// An employer's pre-2016 organisation code (GB 11714, `XXXXXXXX-X`, positions 9–17 of its
     /// credit code) in place of the credit code.
     OrganisationCode,
+    /// Sex written in Latin letters (`M`/`F`) instead of the code or the Chinese label.
+    SexLatin,
+    /// A quantity written with its unit: an area `89.50㎡` / `89.50平方米`, a registered capital
+    /// `人民币50.00万元` or in 元 (`500000元`).
+    ValueWithUnit,
 }
 
 impl NoiseKind {
-    pub const ALL: [NoiseKind; 23] = [
+    pub const ALL: [NoiseKind; 25] = [
         NoiseKind::IdWrongCheck,
         NoiseKind::IdTransposed,
         NoiseKind::IdLegacy15,
@@ -91,6 +96,8 @@ impl NoiseKind {
         NoiseKind::NameDroppedCharacter,
         NoiseKind::NameSwappedOrder,
         NoiseKind::OrganisationCode,
+        NoiseKind::SexLatin,
+        NoiseKind::ValueWithUnit,
     ];
 
     pub fn code(self) -> &'static str {
@@ -118,6 +125,8 @@ impl NoiseKind {
             NoiseKind::NameDroppedCharacter => "name_dropped_character",
             NoiseKind::NameSwappedOrder => "name_swapped_order",
             NoiseKind::OrganisationCode => "organisation_code",
+            NoiseKind::SexLatin => "sex_latin",
+            NoiseKind::ValueWithUnit => "value_with_unit",
         }
     }
 
@@ -165,6 +174,9 @@ pub struct NoiseConfig {
     pub name_swapped_order: f64,
     /// Among employers' credit codes in social-insurance records.
     pub organisation_code: f64,
+    pub sex_latin: f64,
+    /// Among registered capitals and property areas.
+    pub value_with_unit: f64,
 }
 
 impl Default for NoiseConfig {
@@ -190,6 +202,8 @@ impl Default for NoiseConfig {
             name_dropped_character: 0.002,
             name_swapped_order: 0.001,
             organisation_code: 0.01,
+            sex_latin: 0.005,
+            value_with_unit: 0.02,
         }
     }
 }
@@ -218,6 +232,8 @@ impl NoiseConfig {
             name_dropped_character: 0.0,
             name_swapped_order: 0.0,
             organisation_code: 0.0,
+            sex_latin: 0.0,
+            value_with_unit: 0.0,
         }
     }
 
@@ -245,6 +261,8 @@ impl NoiseConfig {
             name_dropped_character: s(self.name_dropped_character),
             name_swapped_order: s(self.name_swapped_order),
             organisation_code: s(self.organisation_code),
+            sex_latin: s(self.sex_latin),
+            value_with_unit: s(self.value_with_unit),
         }
     }
 
@@ -274,6 +292,8 @@ impl NoiseConfig {
             "name_dropped_character" => &mut self.name_dropped_character,
             "name_swapped_order" => &mut self.name_swapped_order,
             "organisation_code" => &mut self.organisation_code,
+            "sex_latin" => &mut self.sex_latin,
+            "value_with_unit" => &mut self.value_with_unit,
             _ => return Err(format!("unknown noise key {key:?}")),
         };
         *slot = rate;
@@ -306,6 +326,8 @@ impl NoiseConfig {
             NoiseKind::NameDroppedCharacter => self.name_dropped_character,
             NoiseKind::NameSwappedOrder => self.name_swapped_order,
             NoiseKind::OrganisationCode => self.organisation_code,
+            NoiseKind::SexLatin => self.sex_latin,
+            NoiseKind::ValueWithUnit => self.value_with_unit,
         }
     }
 }
@@ -321,9 +343,15 @@ pub enum DateStyle {
     Compact,
     /// `2020年1月2日`
     Chinese,
+    /// `25/3/2020`, day first (written only where the day is above 12, so that one reading
+    /// exists; no unit's house style)
+    DayFirst,
+    /// `二〇二〇年一月二日`, in Chinese numerals (hand-written forms; no unit's house style)
+    ChineseNumerals,
 }
 
 impl DateStyle {
+    /// The styles units use as their house style.
     pub const ALL: [DateStyle; 4] = [
         DateStyle::Iso,
         DateStyle::Slash,
@@ -338,6 +366,31 @@ impl DateStyle {
             DateStyle::Slash => format!("{y}/{m}/{day}"),
             DateStyle::Compact => format!("{y:04}{m:02}{day:02}"),
             DateStyle::Chinese => format!("{y}年{m}月{day}日"),
+            DateStyle::DayFirst => format!("{day}/{m}/{y}"),
+            DateStyle::ChineseNumerals => {
+                const DIGITS: [char; 10] =
+                    ['〇', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
+                let year: String = y
+                    .to_string()
+                    .bytes()
+                    .map(|b| DIGITS[usize::from(b - b'0')])
+                    .collect();
+                let small = |n: u32| {
+                    let (tens, ones) = (n / 10, n % 10);
+                    let mut t = String::new();
+                    if tens > 1 {
+                        t.push(DIGITS[tens as usize]);
+                    }
+                    if tens > 0 {
+                        t.push('十');
+                    }
+                    if ones > 0 {
+                        t.push(DIGITS[ones as usize]);
+                    }
+                    t
+                };
+                format!("{year}年{}月{}日", small(m), small(day))
+            }
         }
     }
 }
@@ -650,7 +703,13 @@ pub fn date<R: Rng + ?Sized>(
 ) -> NoisyValue {
     counts.eligible(NoiseKind::DateFormat);
     if rng.random_bool(cfg.date_format) {
-        let others: Vec<DateStyle> = DateStyle::ALL.into_iter().filter(|&s| s != house).collect();
+        // Another unit's house style, Chinese numerals, or day first where that is unambiguous.
+        let mut others: Vec<DateStyle> =
+            DateStyle::ALL.into_iter().filter(|&s| s != house).collect();
+        others.push(DateStyle::ChineseNumerals);
+        if d.day() > 12 {
+            others.push(DateStyle::DayFirst);
+        }
         let style = others[rng.random_range(0..others.len())];
         counts.applied(NoiseKind::DateFormat);
         NoisyValue {
@@ -806,6 +865,14 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2020, 1, 2).unwrap();
         let f: Vec<String> = DateStyle::ALL.iter().map(|s| s.format(d)).collect();
         assert_eq!(f, ["2020-01-02", "2020/1/2", "20200102", "2020年1月2日"]);
+        let d = NaiveDate::from_ymd_opt(2026, 10, 25).unwrap();
+        assert_eq!(DateStyle::DayFirst.format(d), "25/10/2026");
+        assert_eq!(
+            DateStyle::ChineseNumerals.format(d),
+            "二〇二六年十月二十五日"
+        );
+        let d = NaiveDate::from_ymd_opt(2020, 1, 2).unwrap();
+        assert_eq!(DateStyle::ChineseNumerals.format(d), "二〇二〇年一月二日");
     }
 
     #[test]

@@ -797,6 +797,37 @@ pub enum Style {
     Compact,
     /// `2020年1月2日`
     Chinese,
+    /// `25/3/2020` (day above 12)
+    DayFirst,
+    /// `二〇二〇年一月二日`
+    ChineseNumerals,
+}
+
+/// `二〇二〇年一月二日` → (2020, 1, 2); `None` unless every part is Chinese numerals.
+fn chinese_numeral_parts(s: &str) -> Option<(i32, u32, u32)> {
+    const DIGITS: &str = "〇一二三四五六七八九";
+    let digit = |c: char| DIGITS.chars().position(|d| d == c).map(|p| p as u32);
+    let rest = s.strip_suffix('日')?;
+    let (y, rest) = rest.split_once('年')?;
+    let (m, d) = rest.split_once('月')?;
+    let year = y
+        .chars()
+        .try_fold(0u32, |acc, c| digit(c).map(|v| acc * 10 + v))
+        .filter(|_| y.chars().count() == 4)?;
+    let small = |t: &str| -> Option<u32> {
+        let cs: Vec<char> = t.chars().collect();
+        match cs.as_slice() {
+            [c] if *c != '十' => digit(*c).filter(|&v| v > 0),
+            ['十'] => Some(10),
+            ['十', o] => digit(*o).filter(|&v| v > 0).map(|v| 10 + v),
+            [t, '十'] => digit(*t).filter(|&v| v > 1).map(|v| v * 10),
+            [t, '十', o] => {
+                Some(digit(*t).filter(|&v| v > 1)? * 10 + digit(*o).filter(|&v| v > 0)?)
+            }
+            _ => None,
+        }
+    };
+    Some((year as i32, small(m)?, small(d)?))
 }
 
 fn digits(s: &str) -> bool {
@@ -807,6 +838,24 @@ fn digits(s: &str) -> bool {
 /// `2023-02-30`). `None` overall when the text is not written in any of the four styles, or
 /// not in the canonical padding of its style.
 pub fn date_style(s: &str) -> Option<(Style, Option<NaiveDate>)> {
+    if let Some((y, m, d)) = chinese_numeral_parts(s) {
+        return Some((Style::ChineseNumerals, NaiveDate::from_ymd_opt(y, m, d)));
+    }
+    if let [d, m, y] = s.split('/').collect::<Vec<_>>().as_slice()
+        && y.len() == 4
+        && (1..=2).contains(&d.len())
+    {
+        if !(digits(y) && digits(m) && digits(d)) || m.starts_with('0') || d.starts_with('0') {
+            return None;
+        }
+        let day: u32 = d.parse().ok()?;
+        // Day first is written only where no other reading exists.
+        if day <= 12 {
+            return None;
+        }
+        let date = NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, day);
+        return Some((Style::DayFirst, date));
+    }
     let (style, y, m, d) = if let Some(rest) = s.strip_suffix('日') {
         let (y, rest) = rest.split_once('年')?;
         let (m, d) = rest.split_once('月')?;
@@ -849,6 +898,23 @@ pub fn format_date(style: Style, d: NaiveDate) -> String {
         Style::Slash => format!("{y}/{m}/{day}"),
         Style::Compact => format!("{y:04}{m:02}{day:02}"),
         Style::Chinese => format!("{y}年{m}月{day}日"),
+        Style::DayFirst => format!("{day}/{m}/{y}"),
+        Style::ChineseNumerals => {
+            const DIGITS: [char; 10] = ['〇', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
+            let small = |n: u32| match (n / 10, n % 10) {
+                (0, o) => DIGITS[o as usize].to_string(),
+                (1, 0) => "十".to_string(),
+                (1, o) => format!("十{}", DIGITS[o as usize]),
+                (t, 0) => format!("{}十", DIGITS[t as usize]),
+                (t, o) => format!("{}十{}", DIGITS[t as usize], DIGITS[o as usize]),
+            };
+            let year: String = y
+                .to_string()
+                .bytes()
+                .map(|b| DIGITS[usize::from(b - b'0')])
+                .collect();
+            format!("{year}年{}月{}日", small(m), small(day))
+        }
     }
 }
 
