@@ -1002,13 +1002,15 @@ fn crimes(ctx: &mut FileCtx) -> R {
     Ok(())
 }
 
-fn licence_valid_until(first: NaiveDate, as_of: NaiveDate) -> NaiveDate {
-    // First licence valid 6 years, then 10-year renewals.
-    let mut until = first.checked_add_months(Months::new(72)).unwrap_or(first);
-    while until < as_of {
-        until = until.checked_add_months(Months::new(120)).unwrap_or(as_of);
+/// A driving licence's end of validity: the first licence runs 6 years, the renewal 10, and
+/// the licence renewed after that is valid without end (长期, 公安部令第 162 号) — `None`.
+fn licence_valid_until(first: NaiveDate, as_of: NaiveDate) -> Option<NaiveDate> {
+    let six = first.checked_add_months(Months::new(72)).unwrap_or(first);
+    if six >= as_of {
+        return Some(six);
     }
-    until
+    let sixteen = six.checked_add_months(Months::new(120)).unwrap_or(six);
+    (sixteen >= as_of).then_some(sixteen)
 }
 
 fn licences(ctx: &mut FileCtx) -> R {
@@ -1020,7 +1022,15 @@ fn licences(ctx: &mut FileCtx) -> R {
         ctx.name(&p.name);
         ctx.text(l.class);
         ctx.date(l.first_issued);
-        ctx.date(licence_valid_until(l.first_issued, as_of));
+        match licence_valid_until(l.first_issued, as_of) {
+            Some(until) => ctx.date(until),
+            // How 交警 writes a licence without end (the catalogue field accepts it).
+            None => ctx.text(if l.licence_no.ends_with(['0', '2', '4', '6', '8']) {
+                "长期"
+            } else {
+                "长期有效"
+            }),
+        }
         ctx.text(l.status);
         ctx.emit()?;
     }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use miaopi_catalog::{DataType, FileFormat};
+use miaopi_catalog::{Convention, DataType, FileFormat};
 use miaopi_model::{ResidentId, ResidentIdError};
 use miaopi_synth::NoiseKind;
 use miaopi_synth::names::{HOMOPHONES, surname_len, to_traditional};
@@ -275,6 +275,8 @@ enum DateCell {
     Styled(Style),
     /// A date that cannot exist, such as 2023-02-30.
     Impossible,
+    /// No end date (`长期`), where the field accepts it.
+    OpenEnd,
     Unreadable(String),
 }
 
@@ -282,6 +284,7 @@ fn read_date(v: &Val) -> Option<DateCell> {
     match v {
         v if v.is_null() => None,
         Val::Date(_) => Some(DateCell::Native),
+        Val::Text(s) if s == "长期" || s == "长期有效" => Some(DateCell::OpenEnd),
         Val::Text(s) => Some(match date_style(s) {
             Some((style, Some(_))) => DateCell::Styled(style),
             Some((_, None)) => DateCell::Impossible,
@@ -310,6 +313,9 @@ fn house_styles(l: &Loaded, f: &mut Failures) -> HashMap<String, Style> {
                 let style = match field.data_type {
                     DataType::Date => match read_date(v) {
                         Some(DateCell::Styled(s)) => Some(s),
+                        Some(DateCell::OpenEnd) if field.accepts.contains(&Convention::OpenEnd) => {
+                            None
+                        }
                         _ => {
                             f.push(format!(
                                 "{} #{} {}: {v} is not a date",
@@ -391,6 +397,10 @@ fn date_noise_shows_in_the_source() {
                     };
                     match cell {
                         DateCell::House => {}
+                        DateCell::OpenEnd => f.check(
+                            fd.resource.fields[c].accepts.contains(&Convention::OpenEnd),
+                            || format!("{} #{}: 长期 in column {c}", fd.name(), t.record),
+                        ),
                         DateCell::Styled(_) => other_style += 1,
                         DateCell::Impossible => impossible.push(c),
                         DateCell::Native => f.push(format!(

@@ -206,7 +206,11 @@ fn observe(l: &Loaded) -> Observed {
                 } else {
                     let present = dates
                         .iter()
-                        .filter(|&&c| row.cell(c).is_some_and(|v| !v.is_null()))
+                        // A licence without end is written 长期, not as a date.
+                        .filter(|&&c| {
+                            row.cell(c)
+                                .is_some_and(|v| !v.is_null() && !v.str().starts_with("长期"))
+                        })
                         .count() as u64;
                     o.date_cells_min += present;
                     o.date_cells_max += present;
