@@ -8,8 +8,7 @@
 
 use std::fmt;
 
-use crate::halfwidth::to_half_width;
-use crate::lenient::is_separator;
+use crate::lenient;
 use crate::resident_id::IdFix;
 use crate::uscc::organisation_code_check;
 
@@ -85,32 +84,29 @@ impl OrgCode {
     /// (present, absent or another dash) are repaired and reported.
     pub fn parse_lenient(s: &str) -> Result<(OrgCode, Vec<IdFix>), OrgCodeError> {
         let mut fixes = Vec::new();
-        let trimmed = s.trim();
-        if trimmed.len() != s.len() {
+        let written = lenient::read(s);
+        if written.trimmed {
             fixes.push(IdFix::TrimmedWhitespace);
         }
-        if trimmed.is_empty() {
+        if written.chars.is_empty() {
             return Err(OrgCodeError::Empty);
         }
-        let (mut full_width, mut lower) = (false, false);
-        let mut nine = String::with_capacity(BODY_LENGTH + 1);
-        let mut separators = Vec::new();
-        for original in trimmed.chars() {
-            let half = to_half_width(original);
-            full_width |= half != original;
-            if is_separator(half) {
-                separators.push((nine.chars().count(), half));
-                continue;
-            }
-            let upper = half.to_ascii_uppercase();
-            lower |= upper != half;
-            nine.push(upper);
-        }
+        let mut lower = false;
+        let nine: String = written
+            .chars
+            .iter()
+            .map(|&(_, half)| {
+                let upper = half.to_ascii_uppercase();
+                lower |= upper != half;
+                upper
+            })
+            .collect();
+        let separators = written.separators;
         // The canonical form has exactly one hyphen, before the check character.
         if separators != [(BODY_LENGTH, '-')] {
             fixes.push(IdFix::SeparatorsRemoved);
         }
-        if full_width {
+        if written.full_width {
             fixes.push(IdFix::FullWidth);
         }
         if lower {

@@ -27,8 +27,7 @@ use std::str::FromStr;
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::halfwidth::to_half_width;
-use crate::lenient::{is_separator, look_alike_digit};
+use crate::lenient::{self, look_alike_digit};
 use crate::region;
 use crate::sex::Sex;
 
@@ -443,29 +442,18 @@ impl ResidentId {
     /// — other letters, a wrong check character — is an error, because guessing there could.
     pub fn parse_lenient(s: &str) -> Result<ParsedResidentId, ResidentIdError> {
         let mut fixes = Vec::new();
-        let trimmed = s.trim();
-        if trimmed.len() != s.len() {
+        let written = lenient::read(s);
+        if written.trimmed {
             fixes.push(IdFix::TrimmedWhitespace);
         }
-        if trimmed.is_empty() {
-            return Err(ResidentIdError::Empty);
-        }
-
-        let mut full_width = false;
-        let mut separators = false;
-        let mut chars: Vec<InputChar> = Vec::with_capacity(LENGTH);
-        for original in trimmed.chars() {
-            let half = to_half_width(original);
-            full_width |= half != original;
-            if is_separator(half) {
-                separators = true;
-                continue;
-            }
-            chars.push(InputChar {
+        let mut chars: Vec<InputChar> = written
+            .chars
+            .iter()
+            .map(|&(original, normalised)| InputChar {
                 original,
-                normalised: half,
-            });
-        }
+                normalised,
+            })
+            .collect();
         let length = chars.len();
         if length == 0 {
             return Err(ResidentIdError::Empty);
@@ -484,10 +472,10 @@ impl ResidentId {
                 c.normalised = digit;
             }
         }
-        if full_width {
+        if written.full_width {
             fixes.push(IdFix::FullWidth);
         }
-        if separators {
+        if !written.separators.is_empty() {
             fixes.push(IdFix::SeparatorsRemoved);
         }
         if lowercase_x {

@@ -26,8 +26,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::halfwidth::to_half_width;
-use crate::lenient::{is_separator, look_alike_digit};
+use crate::lenient::{self, look_alike_digit};
 use crate::resident_id::IdFix;
 
 /// 代码字符集: the 31 characters a USCC may contain; a character's value is its index.
@@ -200,34 +199,29 @@ impl Uscc {
     /// repaired: the unit may have meant them.
     pub fn parse_lenient_with_fixes(s: &str) -> Result<(Uscc, Vec<IdFix>), UsccError> {
         let mut fixes = Vec::new();
-        let trimmed = s.trim();
-        if trimmed.len() != s.len() {
+        let written = lenient::read(s);
+        if written.trimmed {
             fixes.push(IdFix::TrimmedWhitespace);
         }
-        let (mut full_width, mut separators, mut lower, mut look_alike) =
-            (false, false, false, false);
-        let mut normalised = String::with_capacity(LENGTH);
-        for original in trimmed.chars() {
-            let half = to_half_width(original);
-            full_width |= half != original;
-            if is_separator(half) {
-                separators = true;
-                continue;
-            }
-            let upper = half.to_ascii_uppercase();
-            lower |= upper != half;
-            let c = match upper {
-                'I' | 'O' | 'Z' | 'S' => {
-                    look_alike = true;
-                    look_alike_digit(upper).unwrap_or(upper)
+        let (mut lower, mut look_alike) = (false, false);
+        let normalised: String = written
+            .chars
+            .iter()
+            .map(|&(_, half)| {
+                let upper = half.to_ascii_uppercase();
+                lower |= upper != half;
+                match upper {
+                    'I' | 'O' | 'Z' | 'S' => {
+                        look_alike = true;
+                        look_alike_digit(upper).unwrap_or(upper)
+                    }
+                    other => other,
                 }
-                other => other,
-            };
-            normalised.push(c);
-        }
+            })
+            .collect();
         for (applied, fix) in [
-            (full_width, IdFix::FullWidth),
-            (separators, IdFix::SeparatorsRemoved),
+            (written.full_width, IdFix::FullWidth),
+            (!written.separators.is_empty(), IdFix::SeparatorsRemoved),
             (lower, IdFix::Uppercased),
             (look_alike, IdFix::LookAlikeLetters),
         ] {
